@@ -1,0 +1,216 @@
+// Command exporter follows the mirrord operator's log stream and serves the
+// usage it records (sessions, users, targets, ports) as Prometheus metrics.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/ingest"
+	"github.com/mirrord-exporter/mirrord-exporter/source"
+	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
+)
+
+const exporterName = "mirrord_exporter"
+
+// defaultListenAddress: the 9100-9999 range of Prometheus' default port
+// allocations list is fully taken; 9174 was given to the Docker Cloud
+// exporter, whose service shut down in 2018.
+const defaultListenAddress = ":9174"
+
+// options are the parsed command line; nothing outside main reads flags.
+type options struct {
+	web          *web.FlagConfig
+	metricsPath  string
+	maxRequests  int
+	paths        []string
+	from         string
+	format       string
+	maxLineBytes units.Base2Bytes
+	pollInterval time.Duration
+	inotify      bool
+	once         bool
+	labels       []string
+	noLabels     []string
+	maxAge       time.Duration
+	logLevel     string
+	logFormat    string
+}
+
+func parseFlags(args []string) (*options, error) {
+	app := kingpin.New("exporter", "Prometheus exporter for the mirrord operator's log stream.")
+	o := &options{web: kingpinflag.AddFlags(app, defaultListenAddress)}
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	app.Flag("web.max-requests", "Maximum number of concurrent scrapes; 0 means no limit.").Default("40").IntVar(&o.maxRequests)
+
+	app.Flag("log.path", "Operator log to follow: a file, a glob (files that appear later are followed too) or - for standard input. Repeatable.").
+		Required().StringsVar(&o.paths)
+	app.Flag("log.from", "Where to start in files present at start-up: beginning or end. Files that appear later are read from their start.").
+		Default("beginning").EnumVar(&o.from, "beginning", "end")
+	app.Flag("log.format", "Wrapper of the operator's log lines: auto (detected per line), json (raw), docker (json-file) or cri.").
+		Default("auto").EnumVar(&o.format, "auto", "json", "docker", "cri")
+	app.Flag("log.max-line-bytes", "Longest log record kept, after joining split parts; longer ones are dropped and counted.").
+		Default("1MiB").BytesVar(&o.maxLineBytes)
+	app.Flag("log.poll-interval", "How often files are checked for growth, rotation and truncation, and globs for new files, besides inotify.").
+		Default("250ms").DurationVar(&o.pollInterval)
+	app.Flag("log.inotify", "Use inotify to learn of file changes at once; --no-log.inotify polls only, for file systems where inotify does not work.").Default("true").BoolVar(&o.inotify)
+	app.Flag("once", "Read every input to its end, print the metrics in the Prometheus text format and exit, without serving.").BoolVar(&o.once)
+
+	app.Flag("label", "Event field to add as a label of the session, port and copy metrics. Repeatable.").StringsVar(&o.labels)
+	app.Flag("no-label", "Default label to drop (client_user cannot be dropped). Repeatable.").StringsVar(&o.noLabels)
+	app.Flag("session.max-age", "Drop a session that never ended from the active gauges once it is this old; 0 keeps it forever.").
+		Default("24h").DurationVar(&o.maxAge)
+
+	app.Flag("exporter.log.level", "Level of the exporter's own log: debug, info, warn or error.").
+		Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
+	app.Flag("exporter.log.format", "Format of the exporter's own log: logfmt or json.").
+		Default("logfmt").EnumVar(&o.logFormat, "logfmt", "json")
+
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if int64(o.maxLineBytes) < 1024 || int64(o.maxLineBytes) > 1<<30 {
+		return nil, fmt.Errorf("--log.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
+	}
+	return o, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole program; it returns the exit code so that deferred
+// clean-ups run before main exits.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "exporter: %v\n", err)
+		return 2
+	}
+	base, logger := newLoggers(stderr, o.logFormat, o.logLevel)
+	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
+	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runExporter(ctx, o, stdin, stdout, base, logger); err != nil {
+		level.Error(logger).Log("msg", "Exporter failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// newLoggers returns the undecorated base logger (for the slog bridge, which
+// adds its own time and caller) and the decorated, level-filtered one.
+func newLoggers(w io.Writer, format, lvl string) (base, logger log.Logger) {
+	sw := log.NewSyncWriter(w)
+	if format == "json" {
+		base = log.NewJSONLogger(sw)
+	} else {
+		base = log.NewLogfmtLogger(sw)
+	}
+	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+	logger = log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	return base, logger
+}
+
+// pipeline is every stage, wired: sources feed sinks, sinks feed the events
+// channel, and the collector applies them.
+type pipeline struct {
+	registry *prometheus.Registry
+	sources  *source.Manager
+	coll     *collector.Collector
+	events   chan collector.Event
+}
+
+func newPipeline(o *options, stdin io.Reader, logger log.Logger) (*pipeline, error) {
+	labels, err := collector.NewLabelConfig(o.labels, o.noLabels)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	format, err := unwrap.ParseFormat(o.format)
+	if err != nil {
+		return nil, fmt.Errorf("--log.format: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector(exporterName))
+	if !o.once {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	coll, err := collector.New(collector.Config{Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	events := make(chan collector.Event, 1024)
+	ing, err := ingest.New(ingest.Config{
+		Format: format, MaxLineBytes: int(o.maxLineBytes), Labels: labels,
+		Events: events, Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sources, err := source.New(source.Config{
+		Paths:          o.paths,
+		FromEnd:        o.from == "end",
+		MaxLineBytes:   int(o.maxLineBytes),
+		PollInterval:   o.pollInterval,
+		DisableInotify: !o.inotify,
+		Once:           o.once,
+		Stdin:          stdin,
+		NewSink:        ing.NewSink,
+		Logger:         logger,
+		Registerer:     reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inputs: %w", err)
+	}
+	return &pipeline{registry: reg, sources: sources, coll: coll, events: events}, nil
+}
+
+func runExporter(ctx context.Context, o *options, stdin io.Reader, stdout io.Writer, base, logger log.Logger) error {
+	p, err := newPipeline(o, stdin, logger)
+	if err != nil {
+		return err
+	}
+	if o.once {
+		return p.once(ctx, stdout)
+	}
+	return p.serve(ctx, o, base, logger)
+}
+
+// once reads every input to its end and prints the mirrord metrics.
+func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
+	applied := make(chan struct{})
+	go func() {
+		p.coll.Run(p.events, nil)
+		close(applied)
+	}()
+	err := p.sources.Run(ctx)
+	close(p.events)
+	<-applied
+	if err != nil {
+		return fmt.Errorf("read inputs: %w", err)
+	}
+	// A saved log's "now" is its last event, not the wall clock.
+	p.coll.Expire(p.coll.LatestEventTime())
+	return writeExposition(stdout, p.registry)
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+)
+
+// genConfig is a generated log with every nasty part real logs have.
+func genConfig(w loggen.Wrapper, seed int64) loggen.Config {
+	return loggen.Config{
+		Seed:       seed,
+		Sessions:   300,
+		Start:      time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC),
+		Span:       4 * time.Hour,
+		Wrapper:    w,
+		NoiseRatio: 0.8,
+		BigLines:   true,
+		Nasty:      true,
+	}
+}
+
+func writeLog(t *testing.T, path string, cfg loggen.Config) loggen.Truth {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := loggen.Generate(f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return truth
+}
+
+// runOnce runs the exporter in --once mode and returns its exposition.
+func runOnce(t *testing.T, stdin io.Reader, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(append([]string{"--once"}, args...), stdin, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	return stdout.String()
+}
+
+// requireTruth fails on every series of the exposition that differs from
+// the generator's truth.
+func requireTruth(t *testing.T, exposition string, truth loggen.Truth) {
+	t.Helper()
+	diffs, err := truth.Diff(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range diffs {
+		if i == 30 {
+			t.Errorf("... and %d more", len(diffs)-30)
+			break
+		}
+		t.Error(d)
+	}
+}
+
+// sample returns the value of one series of a text exposition.
+func sample(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return math.NaN()
+}
+
+func TestOnceMatchesGeneratorTruth(t *testing.T) {
+	for name, w := range map[string]loggen.Wrapper{"raw": loggen.Raw, "docker": loggen.Docker, "cri": loggen.CRI} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "operator.log")
+			truth := writeLog(t, path, genConfig(w, 42))
+			out := runOnce(t, nil, "--log.path="+path)
+			requireTruth(t, out, truth)
+			lines := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": path})
+			if got := sample(t, out, lines); got != float64(truth.Lines) {
+				t.Errorf("%s = %v, want %d", lines, got, truth.Lines)
+			}
+		})
+	}
+}
+
+func TestOnceForcedFormatAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "operator.log")
+	truth := writeLog(t, path, genConfig(loggen.CRI, 7))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	requireTruth(t, runOnce(t, f, "--log.path=-", "--log.format=cri"), truth)
+}
+
+func TestOnceSeveralFilesAddUp(t *testing.T) {
+	dir := t.TempDir()
+	a := writeLog(t, filepath.Join(dir, "a.log"), genConfig(loggen.Raw, 1))
+	b := writeLog(t, filepath.Join(dir, "b.log"), genConfig(loggen.Docker, 2))
+	out := runOnce(t, nil, "--log.path="+filepath.Join(dir, "*.log"))
+	for ev := range a.Events {
+		k := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
+		if got, want := sample(t, out, k), a.Events[ev]+b.Events[ev]; got != want {
+			t.Errorf("%s = %v, want %v", k, got, want)
+		}
+	}
+}
+
+func TestOnceRejectsBadFlags(t *testing.T) {
+	for name, args := range map[string][]string{
+		"required label":   {"--no-label=client_user"},
+		"missing file":     {"--log.path=/nonexistent/operator.log"},
+		"bad format":       {"--log.format=xml"},
+		"tiny line limit":  {"--log.max-line-bytes=10"},
+		"no inputs at all": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name != "no inputs at all" && name != "missing file" {
+				args = append(args, "--log.path=-")
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run(append([]string{"--once"}, args...), strings.NewReader(""), &stdout, &stderr); code == 0 {
+				t.Errorf("exit code 0, want failure; stderr:\n%s", stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("printed metrics on failure:\n%s", stdout.String())
+			}
+		})
+	}
+}
+
+func TestPlainTextLogWarnsOnceNamingTheHelmValue(t *testing.T) {
+	logText := strings.Repeat("2026-08-17T18:15:08.583869Z  INFO kube_runtime::controller: reconciling\n", 3) +
+		"2026-08-17T18:15:09.000000Z  INFO operator_session::controller: Session Start session_id=5EF7 client_user=\"alice\"\n"
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--once", "--log.path=-"}, strings.NewReader(logText), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "operator.jsonLog"); n != 1 {
+		t.Errorf("warning naming operator.jsonLog logged %d times, want 1:\n%s", n, stderr.String())
+	}
+	if k := `mirrord_exporter_malformed_lines_total{reason="plain_text"}`; sample(t, stdout.String(), k) != 3 {
+		t.Errorf("%s = %v, want 3", k, sample(t, stdout.String(), k))
+	}
+	// What can be read is still counted.
+	if k := `mirrord_sessions_started_total{client_name="",client_user="alice",target_name="",target_namespace="",target_type="targetless"}`; sample(t, stdout.String(), k) != 1 {
+		t.Errorf("%s = %v, want 1", k, sample(t, stdout.String(), k))
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	sloggokit "github.com/tjhop/slog-gokit"
+)
+
+// expireEvery is how often sessions are checked against --session.max-age.
+const expireEvery = time.Minute
+
+// serve follows the inputs and serves /metrics until ctx is cancelled, then
+// shuts down in order: the listener, the inputs, and the events in flight.
+func (p *pipeline) serve(ctx context.Context, o *options, base, logger log.Logger) error {
+	applied := make(chan struct{})
+	ticks := make(chan time.Time)
+	go func() {
+		p.coll.Run(p.events, ticks)
+		close(applied)
+	}()
+	sourcesDone := make(chan error, 1)
+	go func() { sourcesDone <- p.sources.Run(ctx) }()
+	go expireAfterCatchUp(ctx, p.sources.CaughtUp(), ticks)
+
+	server := &http.Server{
+		Handler:           p.routes(o, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		slogger := slog.New(sloggokit.NewGoKitHandler(base, slog.LevelInfo))
+		serveErr <- web.ListenAndServe(server, o.web, slogger)
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		level.Info(logger).Log("msg", "Shutting down")
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	case err = <-sourcesDone:
+		if err != nil {
+			err = fmt.Errorf("inputs: %w", err)
+		}
+		sourcesDone <- nil
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := server.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		level.Warn(logger).Log("msg", "HTTP shutdown", "err", serr)
+	}
+	<-sourcesDone
+	close(p.events)
+	<-applied
+	return err
+}
+
+// expireAfterCatchUp forwards expiry ticks only once the backlog present at
+// start has been read: while replaying it, the wall clock is not the log's
+// time and would expire sessions whose end is still to be read.
+func expireAfterCatchUp(ctx context.Context, caughtUp <-chan struct{}, ticks chan<- time.Time) {
+	select {
+	case <-caughtUp:
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			select {
+			case ticks <- now:
+			case <-ctx.Done():
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
+	mux := http.NewServeMux()
+	metrics := promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{
+		ErrorLog:            promhttpLogger{logger},
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: o.maxRequests,
+		EnableOpenMetrics:   true,
+		Registry:            p.registry,
+	})
+	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(p.registry, metrics))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "Healthy\n")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-p.sources.CaughtUp():
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "Ready\n")
+		default:
+			// Serving half a replayed backlog would show a false rate jump.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "Reading the log backlog\n")
+		}
+	})
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "mirrord exporter",
+			Description: "Prometheus exporter for the mirrord operator's log stream",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: o.metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "Landing page", "err", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+// promhttpLogger adapts go-kit to promhttp's Println logger.
+type promhttpLogger struct{ logger log.Logger }
+
+func (l promhttpLogger) Println(v ...any) {
+	level.Error(l.logger).Log("msg", "Serving metrics", "err", fmt.Sprint(v...))
+}
+
+// writeExposition prints the mirrord metrics (those of the log stream and the
+// exporter's own) in the Prometheus text format.
+func writeExposition(w io.Writer, g prometheus.Gatherer) error {
+	families, err := g.Gather()
+	if err != nil {
+		return fmt.Errorf("gather metrics: %w", err)
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range families {
+		if !strings.HasPrefix(mf.GetName(), "mirrord_") {
+			continue
+		}
+		if err := enc.Encode(mf); err != nil {
+			return fmt.Errorf("write metrics: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+)
+
+// exporterBinary is the real exporter, built once for the tests that run it
+// as a process.
+var exporterBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mirrord-exporter-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	exporterBinary = filepath.Join(dir, "exporter")
+	build := exec.Command("go", "build", "-o", exporterBinary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build exporter:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// exporterProcess is a running exporter and its log output.
+type exporterProcess struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *bytes.Buffer
+}
+
+func startExporter(t *testing.T, args ...string) *exporterProcess {
+	t.Helper()
+	addr := freeAddress(t)
+	p := &exporterProcess{base: "http://" + addr, stderr: &bytes.Buffer{}}
+	p.cmd = exec.Command(exporterBinary, append([]string{"--web.listen-address=" + addr}, args...)...)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", p.stderr.String())
+		}
+	})
+	waitFor(t, "the exporter to answer", func() bool {
+		resp, err := http.Get(p.base + "/-/healthy")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+func (p *exporterProcess) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(p.base + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (p *exporterProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exporter exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("exporter did not stop within 30s of SIGTERM")
+	}
+}
+
+// waitFor polls cond; the deadline only guards against a hang.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// appendLines copies the lines of src to path in chunks, syncing each, so the
+// exporter reads a file that grows while it follows it.
+func appendLines(t *testing.T, path string, lines []string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	for i, l := range lines {
+		w.WriteString(l)
+		w.WriteByte('\n')
+		if i%500 == 0 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
+	t.Helper()
+	var buf bytes.Buffer
+	truth, err := loggen.Generate(&buf, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), truth
+}
+
+// TestServeFollowsGrowingAndRotatedFile runs the real binary on a glob,
+// grows the file, rotates it by rename (as the kubelet does) and scrapes
+// /metrics over HTTP until it equals the generator's truth.
+func TestServeFollowsGrowingAndRotatedFile(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "operator.log")
+	cfg := genConfig(loggen.CRI, 11)
+	cfg.BigLines = false // a P/F sequence split by the test's rotation point would not be the generator's truth
+	lines, truth := generatedLines(t, cfg)
+
+	// A backlog is present at start; the rest arrives while following.
+	third := len(lines) / 3
+	appendLines(t, live, lines[:third])
+	p := startExporter(t, "--log.path="+filepath.Join(dir, "*.log"), "--log.poll-interval=50ms")
+	waitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
+
+	appendLines(t, live, lines[third:2*third])
+	if err := os.Rename(live, live+".20260817-120000"); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, live, lines[2*third:])
+
+	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": filepath.Join(dir, "*.log")})
+	// Lines are counted as read and events as applied, a channel apart.
+	var body string
+	waitFor(t, "every line to be read and every event applied", func() bool {
+		_, body = p.get(t, "/metrics")
+		for ev, n := range truth.Events {
+			if sample(t, body, loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})) != n {
+				return false
+			}
+		}
+		return sample(t, body, linesRead) == float64(truth.Lines)
+	})
+	requireTruth(t, body, truth)
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "mirrord_exporter_build_info", "promhttp_metric_handler_requests_total"} {
+		if !strings.Contains(body, "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if code, page := p.get(t, "/"); code != http.StatusOK || !strings.Contains(page, `href="/metrics"`) {
+		t.Errorf("landing page: %d\n%s", code, page)
+	}
+	p.stop(t)
+}
+
+// TestServeReadsFilesThatAppearLater: with nothing to read yet the exporter
+// is ready at once; a literal path created later, and a later file matching
+// a glob, are read from their start.
+func TestServeReadsFilesThatAppearLater(t *testing.T) {
+	dir := t.TempDir()
+	literal := filepath.Join(dir, "later.log")
+	globbed := filepath.Join(dir, "pods", "operator-1.log")
+	if err := os.Mkdir(filepath.Dir(globbed), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startExporter(t, "--log.path="+literal, "--log.path="+filepath.Join(dir, "pods", "*.log"), "--log.poll-interval=50ms")
+	waitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
+	start := func(user string) string {
+		return `{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Session Start","session_id":"` + user + `","client_user":"` + user + `"}}`
+	}
+	appendLines(t, literal, []string{start("alice")})
+	appendLines(t, globbed, []string{start("bob")})
+	for _, user := range []string{"alice", "bob"} {
+		series := `mirrord_sessions_active{client_name="",client_user="` + user + `",target_name="",target_namespace="",target_type="targetless"}`
+		waitFor(t, user+"'s session", func() bool {
+			_, body := p.get(t, "/metrics")
+			return sample(t, body, series) == 1
+		})
+	}
+	p.stop(t)
+}

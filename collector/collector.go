@@ -1,0 +1,209 @@
+package collector
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Collector.
+type Config struct {
+	Labels LabelConfig
+	// SessionMaxAge drops a session that never ended from the active gauges
+	// once it is this old; 0 keeps sessions forever.
+	SessionMaxAge time.Duration
+	// Now stamps events whose record had no timestamp; time.Now when nil.
+	Now        func() time.Time
+	Registerer prometheus.Registerer
+}
+
+// Collector owns the session and port state and the metrics it feeds. It is
+// the only place that changes state: one goroutine calls Apply and Expire;
+// scrapes read the metrics concurrently, which client_golang makes safe.
+type Collector struct {
+	m        *metrics
+	maxAge   time.Duration
+	now      func() time.Time
+	sessions map[string]*session
+	tracked  atomic.Int64 // len(sessions), read by scrapes
+	latest   time.Time    // newest operator timestamp of a functional event
+}
+
+type portMode uint8
+
+const (
+	modeSteal portMode = iota
+	modeMirror
+)
+
+var modeNames = [...]string{modeSteal: "steal", modeMirror: "mirror"}
+
+type portKey struct {
+	port uint16
+	mode portMode
+}
+
+// session is what is known of one session id. A session may be known only
+// through its port events when its start came before the exporter did.
+type session struct {
+	started bool
+	labels  []string // of the Start record, to take it off the gauge at its end
+	since   time.Time
+	ports   map[portKey][]string // labels of the steal or mirror record
+}
+
+// New registers the metrics on cfg.Registerer and returns an empty Collector.
+func New(cfg Config) (*Collector, error) {
+	c := &Collector{
+		maxAge:   cfg.SessionMaxAge,
+		now:      cfg.Now,
+		sessions: make(map[string]*session),
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	m, err := newMetrics(cfg.Registerer, cfg.Labels.names, func() float64 { return float64(c.tracked.Load()) })
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	c.m = m
+	return c, nil
+}
+
+// Apply changes state and metrics for one event. It cannot fail: the decoder
+// only hands over events whose fields are valid.
+func (c *Collector) Apply(ev *Event) {
+	if ev.Time.IsZero() {
+		ev.Time = c.now()
+	}
+	c.m.events.WithLabelValues(ev.Kind.String()).Inc()
+	if ev.Kind.functional() && ev.Time.After(c.latest) {
+		c.latest = ev.Time
+		c.m.lastEvent.WithLabelValues().Set(float64(ev.Time.UnixMicro()) / 1e6)
+	}
+	switch ev.Kind {
+	case SessionStart:
+		c.m.sessionsStarted.WithLabelValues(ev.Labels...).Inc()
+		s := c.session(ev.SessionID, ev.Time)
+		if !s.started {
+			s.started, s.labels, s.since = true, ev.Labels, ev.Time
+			c.m.sessionsActive.WithLabelValues(ev.Labels...).Inc()
+		}
+	case SessionEnd:
+		c.m.sessionsEnded.WithLabelValues(ev.Labels...).Inc()
+		if ev.HasDuration {
+			c.m.sessionDuration.WithLabelValues(ev.Labels...).Observe(ev.Duration)
+		}
+		if s, ok := c.sessions[ev.SessionID]; ok {
+			c.drop(ev.SessionID, s)
+		}
+	case PortSteal, PortMirror:
+		mode := modeMirror
+		if ev.Kind == PortSteal {
+			mode = modeSteal
+			c.m.portsStolen.WithLabelValues(withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
+		} else {
+			c.m.portsMirrored.WithLabelValues(ev.Labels...).Inc()
+		}
+		s := c.session(ev.SessionID, ev.Time)
+		key := portKey{ev.Port, mode}
+		if _, held := s.ports[key]; !held {
+			if s.ports == nil {
+				s.ports = make(map[portKey][]string)
+			}
+			s.ports[key] = ev.Labels
+			c.m.portsActive.WithLabelValues(withLabel(ev.Labels, modeNames[mode])...).Inc()
+		}
+	case PortRelease:
+		c.m.portsReleased.WithLabelValues(ev.Labels...).Inc()
+		if s, ok := c.sessions[ev.SessionID]; ok {
+			for _, mode := range []portMode{modeSteal, modeMirror} {
+				c.releasePort(s, portKey{ev.Port, mode})
+			}
+			if !s.started && len(s.ports) == 0 {
+				c.forget(ev.SessionID)
+			}
+		}
+	case CopyTarget:
+		c.m.targetsCopied.WithLabelValues(withLabel(ev.Labels, boolLabel(ev.ScaleDown))...).Inc()
+	case SeatLimit:
+		c.m.seatLimitReached.Inc()
+		c.m.seatLimitUsers.WithLabelValues().Set(ev.ActiveUsers)
+	case MessageProcessing:
+		c.m.messagesProcessed.WithLabelValues(ev.EventType, ev.Mode, ev.QueueType, ev.StatusClass).Inc()
+	}
+}
+
+// Expire drops sessions older than the maximum age at now from the active
+// gauges, and returns how many it dropped.
+func (c *Collector) Expire(now time.Time) int {
+	if c.maxAge <= 0 {
+		return 0
+	}
+	dropped := 0
+	for id, s := range c.sessions {
+		if now.Sub(s.since) > c.maxAge {
+			c.drop(id, s)
+			dropped++
+		}
+	}
+	c.m.sessionsExpired.Add(float64(dropped))
+	return dropped
+}
+
+// LatestEventTime is the operator's timestamp of the newest session, port or
+// copy event applied so far: the log's own "now" when replaying a saved log.
+func (c *Collector) LatestEventTime() time.Time { return c.latest }
+
+func (c *Collector) session(id string, t time.Time) *session {
+	s, ok := c.sessions[id]
+	if !ok {
+		s = &session{since: t}
+		c.sessions[id] = s
+		c.tracked.Store(int64(len(c.sessions)))
+	}
+	return s
+}
+
+// drop takes a session and its ports off the gauges and forgets it.
+func (c *Collector) drop(id string, s *session) {
+	if s.started {
+		c.m.sessionsActive.WithLabelValues(s.labels...).Dec()
+	}
+	for key := range s.ports {
+		c.releasePort(s, key)
+	}
+	c.forget(id)
+}
+
+func (c *Collector) releasePort(s *session, key portKey) {
+	labels, held := s.ports[key]
+	if !held {
+		return
+	}
+	delete(s.ports, key)
+	c.m.portsActive.WithLabelValues(withLabel(labels, modeNames[key.mode])...).Dec()
+}
+
+func (c *Collector) forget(id string) {
+	delete(c.sessions, id)
+	c.tracked.Store(int64(len(c.sessions)))
+}
+
+func boolLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// withLabel returns labels plus one more value, never writing into labels'
+// backing array, which sessions keep.
+func withLabel(labels []string, v string) []string {
+	out := make([]string, len(labels)+1)
+	copy(out, labels)
+	out[len(labels)] = v
+	return out
+}

@@ -1,0 +1,432 @@
+package collector
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Reason says why a record was not usable; it is the reason label of
+// mirrord_exporter_malformed_lines_total.
+type Reason string
+
+// Reasons found by the decoder. The unwrap stage adds its own.
+const (
+	ReasonNone         Reason = ""
+	ReasonNotJSON      Reason = "not_json"
+	ReasonPlainText    Reason = "plain_text"
+	ReasonInvalidJSON  Reason = "invalid_json"
+	ReasonMissingField Reason = "missing_field"
+	ReasonInvalidField Reason = "invalid_field"
+)
+
+// DecodeReasons lists every Reason the decoder returns, so that self-metrics
+// can show them at zero from the start.
+var DecodeReasons = []Reason{ReasonNotJSON, ReasonPlainText, ReasonInvalidJSON, ReasonMissingField, ReasonInvalidField}
+
+// Decoder turns one log record into an Event. It is the only place that
+// knows the operator's JSON: message names, field names and their lenient
+// types. It keeps scratch buffers, so each input stream needs its own.
+type Decoder struct {
+	labels   LabelConfig
+	scan     scanner
+	top      []member // top-level members, for the flattened layout
+	nested   []member // members of "fields"
+	ts       []byte
+	inFields bool
+	text     []byte // a plain-text record without its colours
+}
+
+// NewDecoder returns a Decoder that fills Event.Labels for the given labels.
+func NewDecoder(labels LabelConfig) *Decoder {
+	return &Decoder{labels: labels}
+}
+
+var messageKey = []byte(`"message"`)
+
+// Decode reads one record. It returns (true, ReasonNone) with ev filled for
+// a functional event, (false, ReasonNone) for a record that is not one, and
+// (false, reason) for a record that cannot be read or is an event with bad
+// fields. Records that cannot be events are rejected without being parsed.
+// Plain-text records (operator.jsonLog off) still yield their events; the
+// others count as ReasonPlainText.
+func (d *Decoder) Decode(rec []byte, ev *Event) (bool, Reason) {
+	rec = bytes.TrimSpace(rec)
+	if len(rec) == 0 {
+		return false, ReasonNone
+	}
+	if rec[0] != '{' {
+		if looksLikePlainTextLog(rec) {
+			return d.decodeText(rec, ev)
+		}
+		return false, ReasonNotJSON
+	}
+	if rec[len(rec)-1] != '}' {
+		// Cut mid-way, typically by a crash or a lost part.
+		return false, ReasonInvalidJSON
+	}
+	if !hasEventMessage(rec) {
+		return false, ReasonNone
+	}
+	return d.decodeCandidate(rec, ev)
+}
+
+// hasEventMessage is the fast path: it looks for a "message" key whose value
+// is one of the event messages, without decoding the record. It may accept a
+// record that the full decode then rejects, never the other way round.
+func hasEventMessage(rec []byte) bool {
+	for rest := rec; ; {
+		i := bytes.Index(rest, messageKey)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(messageKey):]
+		j := 0
+		for j < len(rest) && isSpace(rest[j]) {
+			j++
+		}
+		if j >= len(rest) || rest[j] != ':' {
+			continue
+		}
+		j++
+		for j < len(rest) && isSpace(rest[j]) {
+			j++
+		}
+		if j >= len(rest) || rest[j] != '"' {
+			continue
+		}
+		val := rest[j+1:]
+		end := bytes.IndexByte(val, '"')
+		if end < 0 {
+			return false
+		}
+		if bytes.IndexByte(val[:end], '\\') >= 0 {
+			// Escaped text: let the full decode unescape and judge it.
+			return true
+		}
+		if _, ok := messageKinds[string(val[:end])]; ok {
+			return true
+		}
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// looksLikePlainTextLog recognises tracing-subscriber's text format
+// ("2026-08-17T18:15:08.583869Z  INFO target: message"), possibly coloured,
+// which the operator writes when operator.jsonLog is false.
+func looksLikePlainTextLog(rec []byte) bool {
+	if bytes.HasPrefix(rec, []byte("\x1b[")) {
+		return true
+	}
+	if rec[0] < '0' || rec[0] > '9' {
+		return false
+	}
+	head := rec[:min(len(rec), 80)]
+	for _, lvl := range [...]string{" INFO ", " WARN ", " DEBUG ", " ERROR ", " TRACE "} {
+		if bytes.Contains(head, []byte(lvl)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decoder) decodeCandidate(rec []byte, ev *Event) (bool, Reason) {
+	d.scan.reset(rec)
+	d.top = d.top[:0]
+	d.nested = d.nested[:0]
+	d.ts = nil
+	ok := true
+	d.inFields = false
+	d.scan.object(d.claimFields, d.addTop, 0, &ok)
+	if !ok || d.scanRest() {
+		return false, ReasonInvalidJSON
+	}
+
+	// tracing-subscriber nests the event's fields under "fields"; other
+	// formatter settings flatten them to the top level.
+	fields, flattened := d.nested, false
+	if msg, found := find(d.nested, "message"); !found || msg.kind != kindString {
+		fields, flattened = d.top, true
+	}
+	msg, found := find(fields, "message")
+	if !found || msg.kind != kindString {
+		return false, ReasonNone
+	}
+	kind, known := messageKinds[string(msg.val)]
+	if !known {
+		return false, ReasonNone
+	}
+	*ev = Event{Kind: kind}
+	if t, err := time.Parse(time.RFC3339Nano, string(d.ts)); err == nil {
+		ev.Time = t
+	}
+	return d.finish(ev, eventFields{members: fields, flattened: flattened})
+}
+
+// finish validates and types the fields of an event whose kind is known, and
+// extracts its labels.
+func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
+	if reason := f.fill(ev); reason != ReasonNone {
+		return false, reason
+	}
+	if ev.Kind.functional() {
+		ev.Labels = f.labels(d.labels)
+	}
+	return true, ReasonNone
+}
+
+// scanRest reports whether anything but white space follows the object.
+func (d *Decoder) scanRest() bool {
+	d.scan.skipSpace()
+	return d.scan.i != len(d.scan.b)
+}
+
+// claimFields reads the "fields" object into d.nested; other nested objects
+// are left to the scanner to skip.
+func (d *Decoder) claimFields(key []byte) bool {
+	if string(key) != "fields" || d.inFields {
+		return false
+	}
+	d.inFields = true
+	ok := true
+	d.scan.object(func([]byte) bool { return false }, d.addNested, 1, &ok)
+	d.scan.failed = !ok
+	return true
+}
+
+func (d *Decoder) addNested(m member) { d.nested = append(d.nested, m) }
+
+func (d *Decoder) addTop(m member) {
+	if string(m.key) == "timestamp" && m.kind == kindString {
+		d.ts = m.val
+		return
+	}
+	d.top = append(d.top, m)
+}
+
+func find(ms []member, key string) (member, bool) {
+	for _, m := range ms {
+		if string(m.key) == key {
+			return m, true
+		}
+	}
+	return member{}, false
+}
+
+// eventFields reads typed values out of an event's members.
+type eventFields struct {
+	members   []member
+	flattened bool
+}
+
+func (f eventFields) get(key string) (member, bool) {
+	if key == "target" && f.flattened {
+		return f.sessionTarget()
+	}
+	m, ok := find(f.members, key)
+	if ok && m.kind == kindNull {
+		return member{}, false
+	}
+	return m, ok
+}
+
+// sessionTarget finds the session's target in a flattened record, where the
+// top-level "target" may also be the Rust module path that logged it
+// ("operator_session::controller"); mirrord targets contain a slash or are
+// "targetless".
+func (f eventFields) sessionTarget() (member, bool) {
+	for _, m := range f.members {
+		if string(m.key) == "target" && m.kind == kindString &&
+			(bytes.IndexByte(m.val, '/') >= 0 || string(m.val) == "targetless") {
+			return m, true
+		}
+	}
+	return member{}, false
+}
+
+func (f eventFields) fill(ev *Event) Reason {
+	switch ev.Kind {
+	case SessionStart:
+		return f.sessionID(ev)
+	case SessionEnd:
+		if r := f.sessionID(ev); r != ReasonNone {
+			return r
+		}
+		m, ok := f.get("session_duration")
+		if !ok {
+			return ReasonNone
+		}
+		d, good := number(m)
+		if !good || d < 0 {
+			return ReasonInvalidField
+		}
+		ev.Duration, ev.HasDuration = d, true
+	case PortSteal, PortMirror, PortRelease:
+		if r := f.sessionID(ev); r != ReasonNone {
+			return r
+		}
+		m, ok := f.get("port")
+		if !ok {
+			return ReasonMissingField
+		}
+		p, good := portNumber(m)
+		if !good {
+			return ReasonInvalidField
+		}
+		ev.Port = p
+		if ev.Kind == PortSteal {
+			filter, ok := f.get("http_filter")
+			ev.HTTPFiltered = ok && !(filter.kind == kindString && len(filter.val) == 0)
+		}
+	case CopyTarget:
+		m, ok := f.get("scale_down")
+		if !ok {
+			return ReasonMissingField
+		}
+		b, good := boolean(m)
+		if !good {
+			return ReasonInvalidField
+		}
+		ev.ScaleDown = b
+	case SeatLimit:
+		m, ok := f.get("active_users")
+		if !ok {
+			return ReasonMissingField
+		}
+		n, good := number(m)
+		if !good || n < 0 {
+			return ReasonInvalidField
+		}
+		ev.ActiveUsers = n
+	case MessageProcessing:
+		ev.EventType = f.text("event_type")
+		ev.Mode = f.text("mode")
+		ev.QueueType = f.text("queue_type")
+		if m, ok := f.get("response_status_code"); ok {
+			ev.StatusClass = statusClass(m)
+		}
+	}
+	return ReasonNone
+}
+
+func (f eventFields) sessionID(ev *Event) Reason {
+	m, ok := f.get("session_id")
+	if !ok || len(m.val) == 0 {
+		return ReasonMissingField
+	}
+	if m.kind != kindString && m.kind != kindNumber {
+		return ReasonInvalidField
+	}
+	ev.SessionID = labelValue(m.val)
+	return ReasonNone
+}
+
+// text returns a field as a label value, "" when absent.
+func (f eventFields) text(key string) string {
+	m, ok := f.get(key)
+	if !ok {
+		return ""
+	}
+	return labelValue(m.val)
+}
+
+// labels returns the configured label values. target_type and target_name
+// fall back to the documented "target" string when the record has neither.
+func (f eventFields) labels(cfg LabelConfig) []string {
+	out := make([]string, len(cfg.names))
+	var derivedType, derivedName string
+	derived := false
+	for i, name := range cfg.names {
+		if name == "target_type" || name == "target_name" {
+			if !derived {
+				derivedType, derivedName = f.target()
+				derived = true
+			}
+			if name == "target_type" {
+				out[i] = derivedType
+			} else {
+				out[i] = derivedName
+			}
+			continue
+		}
+		out[i] = f.text(name)
+	}
+	return out
+}
+
+// target returns the session target's type and name.
+func (f eventFields) target() (string, string) {
+	typ, hasType := f.get("target_type")
+	name, hasName := f.get("target_name")
+	if hasType || hasName {
+		return labelValue(typ.val), labelValue(name.val)
+	}
+	t, ok := f.get("target")
+	if !ok || len(t.val) == 0 || string(t.val) == "targetless" {
+		// A targetless session has no target at all.
+		return "targetless", ""
+	}
+	parts := strings.SplitN(labelValue(t.val), "/", 3)
+	if len(parts) == 1 {
+		return parts[0], ""
+	}
+	return parts[0], parts[1]
+}
+
+// labelValue copies a value into a string that is valid UTF-8.
+func labelValue(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// number accepts a JSON number or a numeric string: the operator's types for
+// these fields are not documented.
+func number(m member) (float64, bool) {
+	if m.kind != kindNumber && m.kind != kindString {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(string(m.val)), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+func portNumber(m member) (uint16, bool) {
+	if m.kind != kindNumber && m.kind != kindString {
+		return 0, false
+	}
+	p, err := strconv.ParseUint(strings.TrimSpace(string(m.val)), 10, 16)
+	if err != nil {
+		return 0, false
+	}
+	return uint16(p), true
+}
+
+func boolean(m member) (bool, bool) {
+	if m.kind != kindBool && m.kind != kindString {
+		return false, false
+	}
+	switch strings.ToLower(strings.TrimSpace(string(m.val))) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// statusClass maps an HTTP status code to "1xx".."5xx", or "other".
+func statusClass(m member) string {
+	code, ok := number(m)
+	if !ok || code < 100 || code >= 600 || code != math.Trunc(code) {
+		return "other"
+	}
+	return strconv.Itoa(int(code)/100) + "xx"
+}

@@ -1,0 +1,56 @@
+package collector
+
+import (
+	"bytes"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecode: no record makes the decoder panic, every event it accepts has
+// one valid UTF-8 value per configured label, and the fast path never turns
+// away a record that the full decode accepts (keys written with escapes, which
+// the operator never writes, aside).
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","fields":{"message":"Session Start","client_user":"alice","session_id":"5EF7"},"target":"operator_session::controller"}`,
+		`{"message":"Port Stolen","session_id":"B","port":"8080","http_filter":"path=/api","target":"deployment/app/container/main"}`,
+		`{"fields":{"message":"Session End","session_id":"C","session_duration":"12.5","client_user":"j\u00f6rg \ud83d\ude00"}}`,
+		`{"fields":{"message":"Copy Target","target":"pod/x","scale_down":true}}`,
+		`{"fields":{"message":"Message Processing","event_type":"http","response_status_code":"503"}}`,
+		"2026-08-17T18:15:08.583869Z  INFO a::b: Port Steal session_id=1 port=80 client_user=\"a\\u{e9}\"",
+		"\x1b[2m2026-08-17T18:15:08Z\x1b[0m INFO x: Session End session_id=5",
+		`{"fields":{"message":"Session Start","session_id":[{"a":[1,2,{"b":null}]}]}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	labels, err := NewLabelConfig([]string{"client_id", "port"}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	d := NewDecoder(labels)
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var ev Event
+		trimmed := bytes.TrimSpace(rec)
+		if len(trimmed) > 1 && trimmed[0] == '{' && trimmed[len(trimmed)-1] == '}' &&
+			bytes.Contains(trimmed, messageKey) && !hasEventMessage(trimmed) {
+			if ok, _ := d.decodeCandidate(trimmed, &ev); ok {
+				t.Fatalf("fast path rejected an event the full decode accepts: %q", rec)
+			}
+		}
+		ok, reason := d.Decode(rec, &ev)
+		if ok && reason != ReasonNone {
+			t.Fatalf("accepted with reason %q", reason)
+		}
+		if !ok || !ev.Kind.functional() {
+			return
+		}
+		if len(ev.Labels) != len(labels.names) {
+			t.Fatalf("%d label values for %d labels", len(ev.Labels), len(labels.names))
+		}
+		for _, v := range ev.Labels {
+			if !utf8.ValidString(v) {
+				t.Fatalf("label value %q is not valid UTF-8", v)
+			}
+		}
+	})
+}

@@ -1,0 +1,157 @@
+package collector
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustLabels(t testing.TB, add, remove []string) LabelConfig {
+	t.Helper()
+	cfg, err := NewLabelConfig(add, remove)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestDecode(t *testing.T) {
+	ts := time.Date(2026, 8, 17, 18, 15, 8, 583869000, time.UTC)
+	tests := map[string]struct {
+		rec    string
+		ok     bool
+		reason Reason
+		want   Event
+	}{
+		"nested session start": {
+			rec: `{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","fields":{"message":"Session Start","client_user":"alice","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api","session_id":"5EF7258B5ED09466"},"target":"operator_session::controller"}`,
+			ok:  true,
+			want: Event{Kind: SessionStart, Time: ts, SessionID: "5EF7258B5ED09466",
+				Labels: []string{"alice", "Alice", "shop", "deployment", "api"}},
+		},
+		"docs spelling": {
+			rec:  `{"fields":{"message":"Session Started","session_id":"A"}}`,
+			ok:   true,
+			want: Event{Kind: SessionStart, SessionID: "A", Labels: []string{"", "", "", "targetless", ""}},
+		},
+		"flattened layout, module target ignored": {
+			rec: `{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","message":"Port Stolen","session_id":"B","port":"8080","http_filter":"path=/api","client_user":"bob","target":"deployment/app/container/main","target":"operator::steal"}`,
+			ok:  true,
+			want: Event{Kind: PortSteal, Time: ts, SessionID: "B", Port: 8080, HTTPFiltered: true,
+				Labels: []string{"bob", "", "", "deployment", "app"}},
+		},
+		"flattened layout, only module target": {
+			rec:  `{"message":"Port Mirror","session_id":"B","port":80,"target":"operator::mirror"}`,
+			ok:   true,
+			want: Event{Kind: PortMirror, SessionID: "B", Port: 80, Labels: []string{"", "", "", "targetless", ""}},
+		},
+		"target string pod": {
+			rec:  `{"fields":{"message":"Copy Target","target":"pod/web-1","scale_down":"true"}}`,
+			ok:   true,
+			want: Event{Kind: CopyTarget, ScaleDown: true, Labels: []string{"", "", "", "pod", "web-1"}},
+		},
+		"end with numeric string duration": {
+			rec:  `{"fields":{"message":"Session Ended","session_id":"C","session_duration":"12.5"}}`,
+			ok:   true,
+			want: Event{Kind: SessionEnd, SessionID: "C", Duration: 12.5, HasDuration: true, Labels: []string{"", "", "", "targetless", ""}},
+		},
+		"end without duration": {
+			rec:  `{"fields":{"message":"Session End","session_id":"C"}}`,
+			ok:   true,
+			want: Event{Kind: SessionEnd, SessionID: "C", Labels: []string{"", "", "", "targetless", ""}},
+		},
+		"escaped values and invalid utf8": {
+			rec:  "{\"fields\":{\"message\":\"Session\\u0020Start\",\"session_id\":\"D\",\"client_user\":\"j\\u00f6rg \\\"q\\\"\",\"client_name\":\"\xff\"}}",
+			ok:   true,
+			want: Event{Kind: SessionStart, SessionID: "D", Labels: []string{`jörg "q"`, "\uFFFD", "", "targetless", ""}},
+		},
+		"seat limit":         {rec: `{"fields":{"message":"Max seat count reached!","active_users":12}}`, ok: true, want: Event{Kind: SeatLimit, ActiveUsers: 12}},
+		"message processing": {rec: `{"fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":503}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "http", Mode: "steal", StatusClass: "5xx"}},
+		"queue message":      {rec: `{"fields":{"message":"Message Processing","event_type":"queue","mode":"mirror","queue_type":"sqs"}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "queue", Mode: "mirror", QueueType: "sqs"}},
+
+		"unrelated record":               {rec: `{"fields":{"message":"reconciling"},"level":"DEBUG"}`},
+		"message only contains an event": {rec: `{"fields":{"message":"Session Start failed","session_id":"E"}}`},
+		"event text in another field":    {rec: `{"fields":{"message":"x","note":"Session Start"}}`},
+		"blank":                          {rec: "   "},
+		"not json":                       {rec: "panicked at src/main.rs", reason: ReasonNotJSON},
+		"plain text, not an event":       {rec: "2026-08-17T18:15:08.583869Z  INFO kube_runtime::controller: reconciling object: Session Started soon", reason: ReasonPlainText},
+		"plain text event, bad fields":   {rec: "2026-08-17T18:15:08.583869Z  INFO operator_session: Session Start client_user=alice", reason: ReasonMissingField},
+		"plain text event": {
+			rec: `2026-08-17T18:15:08.583869Z  INFO session{id=1}: operator_session::steal: Port Stolen session_id=5EF7 port=8080 http_filter="header=x-user: \"a\"" client_user="alice" target="deployment/api/container/main"`,
+			ok:  true,
+			want: Event{Kind: PortSteal, Time: ts, SessionID: "5EF7", Port: 8080, HTTPFiltered: true,
+				Labels: []string{"alice", "", "", "deployment", "api"}},
+		},
+		"coloured plain text event": {
+			rec:  "\x1b[2m2026-08-17T18:15:08.583869Z\x1b[0m \x1b[32m INFO\x1b[0m \x1b[2moperator_session\x1b[0m\x1b[2m:\x1b[0m Session End \x1b[3msession_id\x1b[0m\x1b[2m=\x1b[0m5EF7 \x1b[3msession_duration\x1b[0m\x1b[2m=\x1b[0m61.5 \x1b[3mclient_user\x1b[0m\x1b[2m=\x1b[0m\"j\\u{f6}rg\"",
+			ok:   true,
+			want: Event{Kind: SessionEnd, Time: ts, SessionID: "5EF7", Duration: 61.5, HasDuration: true, Labels: []string{"jörg", "", "", "targetless", ""}},
+		},
+		"truncated":            {rec: `{"fields":{"message":"Session Start","session_id":"F"`, reason: ReasonInvalidJSON},
+		"broken inside":        {rec: `{"fields":{"message":"Session Start","session_id":F}}`, reason: ReasonInvalidJSON},
+		"trailing garbage":     {rec: `{"fields":{"message":"Session Start","session_id":"F"}} x}`, reason: ReasonInvalidJSON},
+		"fields not an object": {rec: `{"fields":"Session Start","message":"x"}`},
+		"missing session id":   {rec: `{"fields":{"message":"Session Start"}}`, reason: ReasonMissingField},
+		"port not a number":    {rec: `{"fields":{"message":"Port Steal","session_id":"G","port":"http"}}`, reason: ReasonInvalidField},
+		"port out of range":    {rec: `{"fields":{"message":"Port Steal","session_id":"G","port":70000}}`, reason: ReasonInvalidField},
+		"missing port":         {rec: `{"fields":{"message":"Port Release","session_id":"G"}}`, reason: ReasonMissingField},
+		"negative duration":    {rec: `{"fields":{"message":"Session End","session_id":"G","session_duration":-1}}`, reason: ReasonInvalidField},
+		"NaN duration":         {rec: `{"fields":{"message":"Session End","session_id":"G","session_duration":"NaN"}}`, reason: ReasonInvalidField},
+		"bad scale_down":       {rec: `{"fields":{"message":"Copy Target","scale_down":"maybe"}}`, reason: ReasonInvalidField},
+		"missing scale_down":   {rec: `{"fields":{"message":"Target Copied"}}`, reason: ReasonMissingField},
+		"deep nesting":         {rec: `{"fields":{"message":"Session Start","session_id":"H"},"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, reason: ReasonInvalidJSON},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := NewDecoder(mustLabels(t, nil, nil))
+			var ev Event
+			ok, reason := d.Decode([]byte(tc.rec), &ev)
+			if ok != tc.ok || reason != tc.reason {
+				t.Fatalf("Decode = (%v, %q), want (%v, %q)", ok, reason, tc.ok, tc.reason)
+			}
+			if ok && !reflect.DeepEqual(ev, tc.want) {
+				t.Errorf("event\n got %+v\nwant %+v", ev, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeConfiguredLabels(t *testing.T) {
+	d := NewDecoder(mustLabels(t, []string{"client_hostname", "port"}, []string{"client_name", "target_namespace"}))
+	var ev Event
+	ok, _ := d.Decode([]byte(`{"fields":{"message":"Port Steal","session_id":"A","port":81,"client_user":"u","client_hostname":"h","target":"targetless"}}`), &ev)
+	if !ok {
+		t.Fatal("not decoded")
+	}
+	want := []string{"u", "targetless", "", "h", "81"}
+	if !reflect.DeepEqual(ev.Labels, want) {
+		t.Errorf("labels %q, want %q", ev.Labels, want)
+	}
+}
+
+func TestLabelConfigErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ add, remove []string }{
+		"required":   {remove: []string{"client_user"}},
+		"unknown":    {remove: []string{"nope"}},
+		"invalid":    {add: []string{"a-b"}},
+		"reserved":   {add: []string{"mode"}},
+		"prometheus": {add: []string{"instance"}},
+		"dunder":     {add: []string{"__x"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewLabelConfig(tc.add, tc.remove); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsNonEventsWithoutAllocating(t *testing.T) {
+	d := NewDecoder(mustLabels(t, nil, nil))
+	rec := []byte(`{"timestamp":"2026-08-17T18:15:08.583869Z","level":"DEBUG","fields":{"message":"polling pods","count":3},"target":"kube_runtime::controller"}`)
+	var ev Event
+	if allocs := testing.AllocsPerRun(100, func() { d.Decode(rec, &ev) }); allocs != 0 {
+		t.Errorf("%v allocations per non-event record, want 0", allocs)
+	}
+}

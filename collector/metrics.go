@@ -1,0 +1,120 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// sessionDurationBuckets fit development sessions: from a quick check
+// (seconds) to one left open for a day.
+var sessionDurationBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400}
+
+// metrics are the exporter's outputs: every metric the log stream feeds.
+type metrics struct {
+	sessionsStarted *prometheus.CounterVec
+	sessionsEnded   *prometheus.CounterVec
+	sessionDuration *prometheus.HistogramVec
+	sessionsActive  *prometheus.GaugeVec
+	portsStolen     *prometheus.CounterVec
+	portsMirrored   *prometheus.CounterVec
+	portsReleased   *prometheus.CounterVec
+	portsActive     *prometheus.GaugeVec
+	targetsCopied   *prometheus.CounterVec
+	// Gauges without labels, as vectors so that they appear only once a
+	// value is known rather than as a misleading 0.
+	lastEvent         *prometheus.GaugeVec
+	seatLimitReached  prometheus.Counter
+	seatLimitUsers    *prometheus.GaugeVec
+	messagesProcessed *prometheus.CounterVec
+
+	events          *prometheus.CounterVec
+	sessionsExpired prometheus.Counter
+	sessionsTracked prometheus.GaugeFunc
+}
+
+func newMetrics(reg prometheus.Registerer, labels []string, tracked func() float64) (*metrics, error) {
+	with := func(extra ...string) []string { return append(append([]string{}, labels...), extra...) }
+	m := &metrics{
+		sessionsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_sessions_started_total",
+			Help: "mirrord sessions started (Session Start records).",
+		}, labels),
+		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_sessions_ended_total",
+			Help: "mirrord sessions ended (Session End records), including those whose start was not seen.",
+		}, labels),
+		sessionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:                            "mirrord_session_duration_seconds",
+			Help:                            "Duration of ended mirrord sessions, from the session_duration field of Session End.",
+			Buckets:                         sessionDurationBuckets,
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: 0, // never reset: counts must stay exact; coarsen instead
+		}, labels),
+		sessionsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mirrord_sessions_active",
+			Help: "mirrord sessions started and not yet ended (distinct session ids).",
+		}, labels),
+		portsStolen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_ports_stolen_total",
+			Help: "Ports stolen by mirrord sessions (Port Steal records); http_filtered tells whether the client set an HTTP filter.",
+		}, with("http_filtered")),
+		portsMirrored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_ports_mirrored_total",
+			Help: "Ports mirrored by mirrord sessions (Port Mirror records).",
+		}, labels),
+		portsReleased: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_ports_released_total",
+			Help: "Ports released by mirrord sessions (Port Release records).",
+		}, labels),
+		portsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mirrord_ports_active",
+			Help: "Ports currently stolen or mirrored, released by Port Release or by the end of their session.",
+		}, with("mode")),
+		targetsCopied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_targets_copied_total",
+			Help: "Targets copied for mirrord sessions (Copy Target records); scale_down tells whether the original was scaled down.",
+		}, with("scale_down")),
+		lastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mirrord_last_event_timestamp_seconds",
+			Help: "The operator's timestamp of the most recent session, port or copy event, in seconds since the epoch.",
+		}, nil),
+		seatLimitReached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mirrord_seat_limit_reached_total",
+			Help: "Times the operator refused a user because the license's seat count was reached.",
+		}),
+		seatLimitUsers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mirrord_seat_limit_active_users",
+			Help: "Active users the operator reported the last time the seat count was reached.",
+		}, nil),
+		messagesProcessed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_messages_processed_total",
+			Help: "Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
+		}, []string{"event_type", "mode", "queue_type", "response_status_class"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_exporter_events_total",
+			Help: "Functional events decoded and applied, by event.",
+		}, []string{"event"}),
+		sessionsExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mirrord_exporter_sessions_expired_total",
+			Help: "Sessions (and ports of unseen sessions) dropped from the active gauges after --session.max-age without an end.",
+		}),
+		sessionsTracked: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mirrord_exporter_sessions_tracked",
+			Help: "Sessions the exporter holds in memory: started ones and those seen only through port events.",
+		}, tracked),
+	}
+	for k := SessionStart; k < kindCount; k++ {
+		m.events.WithLabelValues(k.String())
+	}
+	for _, c := range []prometheus.Collector{
+		m.sessionsStarted, m.sessionsEnded, m.sessionDuration, m.sessionsActive,
+		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied,
+		m.lastEvent, m.seatLimitReached, m.seatLimitUsers, m.messagesProcessed,
+		m.events, m.sessionsExpired, m.sessionsTracked,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

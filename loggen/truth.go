@@ -1,0 +1,161 @@
+package loggen
+
+import (
+	"strconv"
+)
+
+// Metric names, as the exporter exposes them.
+const (
+	mStarted      = "mirrord_sessions_started_total"
+	mEnded        = "mirrord_sessions_ended_total"
+	mDuration     = "mirrord_session_duration_seconds"
+	mActive       = "mirrord_sessions_active"
+	mStolen       = "mirrord_ports_stolen_total"
+	mMirrored     = "mirrord_ports_mirrored_total"
+	mReleased     = "mirrord_ports_released_total"
+	mPortsActive  = "mirrord_ports_active"
+	mCopied       = "mirrord_targets_copied_total"
+	mSeatReached  = "mirrord_seat_limit_reached_total"
+	mSeatUsers    = "mirrord_seat_limit_active_users"
+	mMessages     = "mirrord_messages_processed_total"
+	mLastEvent    = "mirrord_last_event_timestamp_seconds"
+	reasonNotJSON = "not_json"
+	reasonBadJSON = "invalid_json"
+)
+
+// portKey is one entry of the ports_active gauge.
+type portKey struct {
+	session string
+	port    int
+	mode    string
+}
+
+// tally follows the exporter's semantics over the records as they are
+// written, from what the generator meant to write (not from the bytes: the
+// package's tests re-read the bytes independently and compare).
+type tally struct {
+	series    map[string]float64
+	events    map[string]float64
+	malformed map[string]float64
+
+	active    map[string]string    // session_id → its sessions_active series
+	ports     map[portKey]string   // entry → its ports_active series
+	bySession map[string][]portKey // entries added per session_id, some maybe gone
+	durations map[string]bool      // label sets with a duration observed
+	last      int64                // unix µs of the last session/port/copy event
+	hasLast   bool
+}
+
+func newTally() *tally {
+	return &tally{
+		series:    map[string]float64{},
+		events:    map[string]float64{},
+		malformed: map[string]float64{},
+		active:    map[string]string{},
+		ports:     map[portKey]string{},
+		bySession: map[string][]portKey{},
+		durations: map[string]bool{},
+	}
+}
+
+func (t *tally) bad(reason string) { t.malformed[reason]++ }
+
+// observed tells whether an End of p's label set has put a duration in the
+// histogram.
+func (t *tally) observed(p *party) bool {
+	return t.durations[SeriesKey(mDuration, p.labels)]
+}
+
+// apply counts one functional record written at us.
+func (t *tally) apply(e *event, us int64) {
+	if e.defect != valid {
+		t.bad(e.defect.reason())
+		return
+	}
+	t.events[e.kind.name()]++
+	p := e.party
+	switch e.kind {
+	case kSeat:
+		t.series[mSeatReached]++
+		t.series[mSeatUsers] = float64(e.users)
+		return
+	case kMessage:
+		class := ""
+		if e.msg.status != 0 {
+			class = strconv.Itoa(e.msg.status/100) + "xx"
+		}
+		t.series[SeriesKey(mMessages, map[string]string{
+			"event_type": e.msg.eventType, "mode": e.msg.mode,
+			"queue_type": e.msg.queueType, "response_status_class": class,
+		})]++
+		return
+	}
+	t.last, t.hasLast = us, true
+	switch e.kind {
+	case kStart:
+		t.series[SeriesKey(mStarted, p.labels)]++
+		key := SeriesKey(mActive, p.labels)
+		t.series[key] += 0 // a label set that had a Start shows, even at 0
+		if _, ok := t.active[e.sess.id]; !ok {
+			t.active[e.sess.id] = key
+			t.series[key]++
+		}
+	case kEnd:
+		t.series[SeriesKey(mEnded, p.labels)]++
+		if !e.noDur {
+			h := SeriesKey(mDuration, p.labels)
+			t.durations[h] = true
+			t.series[SeriesKey(mDuration+"_count", p.labels)]++
+			t.series[SeriesKey(mDuration+"_sum", p.labels)] += float64(e.dur) / 1e6
+		}
+		if key, ok := t.active[e.sess.id]; ok {
+			t.series[key]--
+			delete(t.active, e.sess.id)
+		}
+		for _, k := range t.bySession[e.sess.id] {
+			t.dropPort(k)
+		}
+		delete(t.bySession, e.sess.id)
+	case kSteal, kMirror:
+		mode, counter := "steal", SeriesKey(mMirrored, p.labels)
+		if e.kind == kSteal {
+			counter = SeriesKey(mStolen, p.with("http_filtered", strconv.FormatBool(e.hasFilter && e.filter != "")))
+		} else {
+			mode = "mirror"
+		}
+		t.series[counter]++
+		k := portKey{e.sess.id, e.port, mode}
+		if _, ok := t.ports[k]; !ok {
+			key := SeriesKey(mPortsActive, p.with("mode", mode))
+			t.ports[k] = key
+			t.series[key]++
+			t.bySession[k.session] = append(t.bySession[k.session], k)
+		}
+	case kRelease:
+		t.series[SeriesKey(mReleased, p.labels)]++
+		t.dropPort(portKey{e.sess.id, e.port, "steal"})
+		t.dropPort(portKey{e.sess.id, e.port, "mirror"})
+	case kCopy:
+		t.series[SeriesKey(mCopied, p.with("scale_down", strconv.FormatBool(e.scale)))]++
+	}
+}
+
+func (t *tally) dropPort(k portKey) {
+	if key, ok := t.ports[k]; ok {
+		t.series[key]--
+		delete(t.ports, k)
+	}
+}
+
+// finish gives the Truth. The seat-limit counter has no labels, so the
+// exporter shows it from the start; the last-event gauge and the seat users
+// gauge only once they have a value.
+func (t *tally) finish(lines, records int) Truth {
+	if _, ok := t.series[mSeatReached]; !ok {
+		t.series[mSeatReached] = 0
+	}
+	if t.hasLast {
+		t.series[mLastEvent] = float64(t.last) / 1e6
+	}
+	return Truth{Series: t.series, Events: t.events, Malformed: t.malformed, Lines: lines, Records: records}
+}

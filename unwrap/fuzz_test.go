@@ -1,0 +1,108 @@
+package unwrap
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzStreamPush feeds arbitrary lines to a Stream of any format and limit.
+// Push must never panic, never return more than max bytes, and never hold a
+// pending join of more than max bytes.
+func FuzzStreamPush(f *testing.F) {
+	seeds := []string{
+		tracingLine,
+		dockerLine(tracingInLog+`\n`, "stdout"),
+		dockerLine(`aa`, "stdout") + "\n" + dockerLine(`bb`, "stderr") + "\n" + dockerLine(`cc\n`, "stdout"),
+		dockerLine(`\ud83d\ude00\ud800\u0041\n`, "stderr"),
+		`{"log":"a\`,
+		`{"time":"x","attrs":{"a":[1,{"b":"]"}]},"stream":"stderr","log":"b\n"}`,
+		criLine("stdout", "P", "aa") + "\n" + criLine("stdout", "P:x", "bb") + "\n" + criLine("stdout", "F", "cc\r"),
+		criLine("stderr", "F", "") + "\n" + ts + " stdout F",
+		"plain\r\n\r\n",
+	}
+	for i, s := range seeds {
+		for _, format := range []uint8{uint8(Auto), uint8(JSON), uint8(Docker), uint8(CRI)} {
+			f.Add(format, uint16(4+i*3), []byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, format uint8, max uint16, data []byte) {
+		limit := int(max%512) + 1
+		s := NewStream(Format(format%5), limit)
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			payload, st := s.Push(line)
+			switch st {
+			case Record:
+				if len(payload) > limit {
+					t.Fatalf("payload of %d bytes, max %d", len(payload), limit)
+				}
+			case Pending, Invalid, TooLong:
+				if payload != nil {
+					t.Fatalf("status %v with payload %q", st, payload)
+				}
+			default:
+				t.Fatalf("unknown status %v", st)
+			}
+			if w := s.Wrapper(); w == Auto || w > CRI {
+				t.Fatalf("Wrapper() = %v", w)
+			}
+			for _, joins := range s.joins {
+				for _, j := range joins {
+					if len(j.buf) > limit {
+						t.Fatalf("pending join of %d bytes, max %d", len(j.buf), limit)
+					}
+				}
+			}
+		}
+		if n := s.Flush(); n < 0 || n > 4 {
+			t.Fatalf("Flush() = %d", n)
+		}
+	})
+}
+
+// FuzzDockerVsEncodingJSON checks the json-file scanner and unescaper
+// against encoding/json on single lines: whatever encoding/json accepts as a
+// Docker line must be accepted with the same text. (The scanner may accept
+// more: it does not validate the values of keys it ignores.)
+func FuzzDockerVsEncodingJSON(f *testing.F) {
+	f.Add([]byte(dockerLine(tracingInLog+`\n`, "stdout")))
+	f.Add([]byte(dockerLine(`q\" bs\\ sl\/ b\b f\f n\n r\r t\t\n`, "stderr")))
+	f.Add([]byte(dockerLine(`\ud83d\ude00\ud800\u0041\udc00\ud800\ud83d\ude00\n`, "stdout")))
+	f.Add([]byte(`{"\u006cog":"a","str\u0065am":"std\u006fut","x":{"y":[1,"]"]}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		d, ok := scanDocker(line)
+		var text []byte
+		if ok {
+			text, ok = appendUnescaped(nil, d.log)
+		}
+		if !utf8.Valid(line) {
+			return // encoding/json replaces invalid UTF-8; we pass it through
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			return
+		}
+		log, isStr := m["log"].(string)
+		stream, _ := m["stream"].(string)
+		if !isStr || (stream != "stdout" && stream != "stderr") {
+			if ok {
+				t.Fatalf("accepted %q, encoding/json finds log %v stream %v", line, m["log"], m["stream"])
+			}
+			return
+		}
+		if !ok {
+			t.Fatalf("rejected %q, encoding/json accepts it", line)
+		}
+		if string(text) != log {
+			t.Fatalf("text %q, encoding/json %q", text, log)
+		}
+		wantStream := stdout
+		if stream == "stderr" {
+			wantStream = stderr
+		}
+		if d.stream != wantStream {
+			t.Fatalf("stream %v, encoding/json %q", d.stream, stream)
+		}
+	})
+}

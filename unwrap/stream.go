@@ -1,0 +1,260 @@
+package unwrap
+
+import "strconv"
+
+// Status tells what Push did with a line.
+type Status int
+
+const (
+	// Record: the payload holds one complete record.
+	Record Status = iota
+	// Pending: the line was a part of a split record, kept for joining (or
+	// swallowed, after TooLong, until the record's final part); no record yet.
+	Pending
+	// Invalid: the line claims a wrapper but is broken; nothing returned and
+	// any pending join is left as it was.
+	Invalid
+	// TooLong: a record grew past the limit and is dropped whole. It is
+	// reported once per record, by the line that crosses the limit; the
+	// record's later parts return Pending.
+	TooLong
+)
+
+// String returns a lower-case name for st, fit for a metric label.
+func (st Status) String() string {
+	switch st {
+	case Record:
+		return "record"
+	case Pending:
+		return "pending"
+	case Invalid:
+		return "invalid"
+	case TooLong:
+		return "too_long"
+	}
+	return "Status(" + strconv.Itoa(int(st)) + ")"
+}
+
+// DefaultMaxBytes is the record size limit NewStream uses for a maxBytes
+// that is not positive.
+const DefaultMaxBytes = 1 << 20
+
+// streamID is the output stream of the container a wrapped line came from.
+// Runtimes split each one separately, so each has its own join.
+type streamID int
+
+const (
+	stdout streamID = iota
+	stderr
+	numStreams
+)
+
+func parseStreamName(b []byte) (streamID, bool) {
+	switch string(b) {
+	case "stdout":
+		return stdout, true
+	case "stderr":
+		return stderr, true
+	}
+	return 0, false
+}
+
+// joinState is where a split record is.
+type joinState int
+
+const (
+	idle     joinState = iota
+	joining            // parts are in buf, waiting for the final one
+	dropping           // the record went past the limit; skip to its final part
+)
+
+// join accumulates the parts of one split record.
+type join struct {
+	buf   []byte
+	state joinState
+}
+
+// Stream unwraps the lines of one input, in order. It is not safe for
+// concurrent use.
+type Stream struct {
+	format  Format
+	max     int
+	wrapper Format
+	// scratch receives the unescaped "log" text of Docker lines; reused so
+	// that steady state does not allocate.
+	scratch []byte
+	// joins is indexed by wrapper (Docker, CRI) then stream, so that
+	// stdout and stderr (and, in auto mode, the unlikely mix of wrappers)
+	// never disturb each other's pending parts.
+	joins [2][numStreams]join
+}
+
+// NewStream returns a Stream for lines in format f whose records may be at
+// most maxBytes long (DefaultMaxBytes if maxBytes <= 0). An unknown f is
+// taken as Auto.
+func NewStream(f Format, maxBytes int) *Stream {
+	if f < Auto || f > CRI {
+		f = Auto
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	s := &Stream{format: f, max: maxBytes, wrapper: f}
+	if f == Auto {
+		s.wrapper = JSON
+	}
+	return s
+}
+
+// Push takes one physical line, without its newline, and returns the record
+// it completes, if any. A trailing '\r' is stripped from every record (CRLF
+// files, or applications writing CRLF).
+//
+// The payload is only valid until the next call on s (joined records and
+// unescaped Docker text live in buffers s reuses), and it may alias line
+// (raw lines, unsplit CRI lines and Docker lines without escapes are returned
+// without a copy), so it is also only valid as long as line is. Copy it to
+// keep it.
+func (s *Stream) Push(line []byte) (payload []byte, st Status) {
+	w := s.format
+	if w == Auto {
+		switch {
+		case isDockerLine(line):
+			w = Docker
+		default:
+			// Only digits can start a timestamp; the test keeps the
+			// parse off the path of JSON and most text lines.
+			if len(line) > 0 && line[0] >= '0' && line[0] <= '9' {
+				if c, ok := parseCRI(line); ok {
+					s.wrapper = CRI
+					return s.part(&s.joins[1][c.stream], c.text, !c.partial)
+				}
+			}
+			w = JSON
+		}
+	}
+	s.wrapper = w
+	switch w {
+	case Docker:
+		return s.pushDocker(line)
+	case CRI:
+		c, ok := parseCRI(line)
+		if !ok {
+			return nil, Invalid
+		}
+		return s.part(&s.joins[1][c.stream], c.text, !c.partial)
+	}
+	line = trimCR(line)
+	if len(line) > s.max {
+		return nil, TooLong
+	}
+	return line, Record
+}
+
+// pushDocker handles one json-file line. Docker ends the "log" of the last
+// part of a record (or of an unsplit one) with "\n", and only that one.
+func (s *Stream) pushDocker(line []byte) ([]byte, Status) {
+	d, ok := scanDocker(line)
+	if !ok {
+		return nil, Invalid
+	}
+	var text []byte
+	final := false
+	switch n := len(d.log); {
+	case d.logEsc < 0:
+		text = d.log // a middle part without escapes: no decoding needed
+	case d.logEsc == n-2 && d.log[n-1] == 'n':
+		// The common unsplit line without other escapes: no copy.
+		text, final = d.log[:n-2], true
+	default:
+		if s.scratch, ok = appendUnescaped(s.scratch[:0], d.log); !ok {
+			return nil, Invalid
+		}
+		text = s.scratch
+		if n := len(text); n > 0 && text[n-1] == '\n' {
+			text, final = text[:n-1], true
+		}
+	}
+	return s.part(&s.joins[0][d.stream], text, final)
+}
+
+// part adds one part of a record to j and returns the record if final.
+func (s *Stream) part(j *join, text []byte, final bool) ([]byte, Status) {
+	if j.state == dropping {
+		// TooLong was already reported for this record: swallow the
+		// rest of it, and be ready for the next one after its end.
+		if final {
+			j.state = idle
+		}
+		return nil, Pending
+	}
+	if !final {
+		if len(j.buf)+len(text) > s.max {
+			// Drop now rather than at the end, so that memory stays
+			// bounded by s.max.
+			j.buf, j.state = j.buf[:0], dropping
+			return nil, TooLong
+		}
+		j.buf, j.state = append(j.buf, text...), joining
+		return nil, Pending
+	}
+	if j.state == idle {
+		// An unsplit record: returned in place.
+		rec := trimCR(text)
+		if len(rec) > s.max {
+			return nil, TooLong
+		}
+		return rec, Record
+	}
+	n := len(j.buf) + len(text)
+	if endsWithCR(j.buf, text) {
+		n--
+	}
+	if n > s.max {
+		j.buf, j.state = j.buf[:0], idle
+		return nil, TooLong
+	}
+	// Appending then cutting at n drops the trailing '\r', if any.
+	rec := append(j.buf, text...)[:n]
+	j.buf, j.state = rec[:0], idle
+	return rec, Record
+}
+
+// Flush ends the input: it drops the pending joins, returning how many
+// records they were (one per output stream with parts waiting for their
+// final part). A record already reported TooLong is not counted again. It
+// also releases the buffers; s may be used again afterwards.
+func (s *Stream) Flush() (unterminated int) {
+	for w := range s.joins {
+		for i := range s.joins[w] {
+			if s.joins[w][i].state == joining {
+				unterminated++
+			}
+			s.joins[w][i] = join{}
+		}
+	}
+	s.scratch = nil
+	return unterminated
+}
+
+// Wrapper returns the wrapper of the last line pushed: the forced format,
+// or, in auto mode, the detected one (JSON before the first line). It is
+// never Auto.
+func (s *Stream) Wrapper() Format {
+	return s.wrapper
+}
+
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}
+
+// endsWithCR reports whether the concatenation of a and b ends with '\r'.
+func endsWithCR(a, b []byte) bool {
+	if len(b) > 0 {
+		return b[len(b)-1] == '\r'
+	}
+	return len(a) > 0 && a[len(a)-1] == '\r'
+}
