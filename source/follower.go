@@ -183,7 +183,7 @@ func (fl *follower) statPath() {
 	if len(fl.files) == 0 && fl.fromEnd {
 		if err := fl.startAtEnd(of); err != nil {
 			of.close()
-			fl.lr.reset()
+			fl.lr.Reset()
 			fl.fail(opRead, err)
 			return
 		}

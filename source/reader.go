@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mirrord-exporter/mirrord-exporter/linesplit"
 )
 
 const (
@@ -20,113 +22,42 @@ const (
 	defaultMaxLineBytes = 1 << 20
 )
 
-// lineReader splits a byte stream into lines and hands them to a Sink as
-// sub-slices of its own buffer, so steady-state reading allocates nothing.
-// It never holds more than max+1 bytes of one line: a longer line is
-// discarded as it is read and reported by size once its newline arrives.
+// lineReader delivers the lines a linesplit.Splitter cuts to a Sink, so
+// steady-state reading allocates nothing and a longer line than max is
+// reported by size alone.
 type lineReader struct {
+	*linesplit.Splitter
 	sink Sink
 	max  int
-	buf  []byte
-	// buf[start:end] is the pending, not yet terminated, line.
-	start, end int
-	// skipping is set while discarding an over-long line; skipped counts
-	// the bytes of it already discarded.
-	skipping bool
-	skipped  int
+	emit linesplit.EmitFunc // lr.deliver, bound once: binding per call allocates
 }
 
 func newLineReader(sink Sink, maxLine int) *lineReader {
-	return &lineReader{sink: sink, max: maxLine, buf: make([]byte, minBufSize)}
+	// A full-size buffer even for a small max: a busy file is read with few
+	// syscalls whatever the limit.
+	lr := &lineReader{Splitter: linesplit.New(maxLine, 0, minBufSize), sink: sink, max: maxLine}
+	lr.emit = lr.deliver
+	return lr
 }
 
-// space returns the free buffer after the pending bytes, for the next read.
-// It compacts the pending line to the front, or grows the buffer (up to
-// max+1) when one pending line fills all of it.
-func (lr *lineReader) space() []byte {
-	if lr.start == lr.end {
-		lr.start, lr.end = 0, 0
+func (lr *lineReader) deliver(line []byte, size int) error {
+	if size > lr.max {
+		lr.sink.LineTooLong(size)
+	} else {
+		lr.sink.Line(line)
 	}
-	if lr.end == len(lr.buf) {
-		if lr.start > 0 {
-			lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
-			lr.start = 0
-		} else {
-			// A full buffer holding one pending line means that line is at
-			// most max bytes long (commit switches to skipping beyond that),
-			// so there is room to grow.
-			nb := make([]byte, min(2*len(lr.buf), lr.max+1))
-			copy(nb, lr.buf[:lr.end])
-			lr.buf = nb
-		}
-	}
-	return lr.buf[lr.end:]
+	return nil
 }
 
-// commit processes n bytes just read into the slice space returned.
+// commit delivers the lines completed by n bytes just read into Space.
 func (lr *lineReader) commit(n int) {
-	scan := lr.end
-	lr.end += n
-	for {
-		i := bytes.IndexByte(lr.buf[scan:lr.end], '\n')
-		if i < 0 {
-			break
-		}
-		nl := scan + i
-		line := lr.buf[lr.start:nl]
-		switch {
-		case lr.skipping:
-			lr.sink.LineTooLong(lr.skipped + len(line))
-			lr.skipping, lr.skipped = false, 0
-		case len(line) > lr.max:
-			lr.sink.LineTooLong(len(line))
-		default:
-			lr.sink.Line(line)
-		}
-		lr.start = nl + 1
-		scan = lr.start
-	}
-	pending := lr.end - lr.start
-	switch {
-	case lr.skipping:
-		lr.skipped += pending
-		lr.start, lr.end = 0, 0
-	case pending > lr.max:
-		lr.skipping, lr.skipped = true, pending
-		lr.start, lr.end = 0, 0
-	}
+	_ = lr.Commit(n, lr.emit) // deliver never fails
 }
 
 // flush delivers the final unterminated line, if any: the stream it came
 // from is over (rotated away, deleted, stdin closed, or read once).
 func (lr *lineReader) flush() {
-	pending := lr.end - lr.start
-	switch {
-	case lr.skipping:
-		lr.sink.LineTooLong(lr.skipped + pending)
-	case pending > 0:
-		lr.sink.Line(lr.buf[lr.start:lr.end])
-	}
-	lr.reset()
-}
-
-// reset drops the pending line.
-func (lr *lineReader) reset() {
-	lr.start, lr.end = 0, 0
-	lr.skipping, lr.skipped = false, 0
-}
-
-// pending is the number of bytes consumed from the input that belong to a
-// line not yet delivered.
-func (lr *lineReader) pending() int {
-	return lr.end - lr.start + lr.skipped
-}
-
-// skipFragment makes the reader discard input up to the next newline and
-// report it as too long, counting already bytes that were passed over.
-func (lr *lineReader) skipFragment(already int) {
-	lr.reset()
-	lr.skipping, lr.skipped = true, already
+	_ = lr.Flush(lr.emit)
 }
 
 // errContentReplaced reports that a file's leading bytes no longer match the
@@ -201,7 +132,7 @@ func (of *openFile) loadFingerprint() error {
 // otherwise be read as if it continued the old content. It returns
 // errContentReplaced (having delivered nothing) in that case.
 func (of *openFile) readChunk(lr *lineReader) (n int, eof bool, err error) {
-	p := lr.space()
+	p := lr.Space()
 	n, err = of.f.ReadAt(p, of.off)
 	if errors.Is(err, io.EOF) {
 		eof, err = true, nil

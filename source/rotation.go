@@ -93,7 +93,7 @@ func (fl *follower) finishRenamed(ctx context.Context, cur *openFile) {
 // are recovered from the copy that copytruncate made if there is one;
 // otherwise they are counted as lost. Reading then restarts at offset 0.
 func (fl *follower) truncated(ctx context.Context, cur *openFile) {
-	unread := max(0, cur.size-cur.off) + int64(fl.lr.pending())
+	unread := max(0, cur.size-cur.off) + int64(fl.lr.Pending())
 	recovered := false
 	if cp := fl.findCopy(cur); cp != nil {
 		if key, ok := keyOf(cp.info); ok && fl.known != nil {
@@ -111,7 +111,7 @@ func (fl *follower) truncated(ctx context.Context, cur *openFile) {
 		}
 	}
 	if !recovered {
-		fl.lr.reset()
+		fl.lr.Reset()
 		if unread > 0 {
 			fl.m.metrics.bytesLost.WithLabelValues(lostTruncated).Add(float64(unread))
 			level.Warn(fl.m.logger).Log("msg", "log file truncated before it was read to its end and no copy of it was found; unread bytes are lost. Rotate by rename, or use delaycompress with copytruncate", "path", fl.path, "bytes", unread)
@@ -287,7 +287,7 @@ func (fl *follower) startAtEnd(of *openFile) error {
 	case limit == 0:
 		of.off = 0 // the whole file is one unterminated line
 	default:
-		fl.lr.skipFragment(int(size - limit))
+		fl.lr.SkipFragment(int(size - limit))
 	}
 	if err := of.loadFingerprint(); err != nil {
 		return fmt.Errorf("read %s: %w", fl.path, err)

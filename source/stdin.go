@@ -53,7 +53,7 @@ func (m *Manager) readStdin(ctx context.Context, r io.Reader) error {
 
 	for {
 		select {
-		case req <- lr.space():
+		case req <- lr.Space():
 		case <-ctx.Done():
 			return nil
 		}
