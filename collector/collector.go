@@ -14,14 +14,29 @@ type Config struct {
 	// SessionMaxAge drops a session that never ended from the active gauges
 	// once it is this old; 0 keeps sessions forever.
 	SessionMaxAge time.Duration
-	// Now stamps events whose record had no timestamp; time.Now when nil.
+	// Limits caps the series of every labelled family.
+	Limits Limits
+	// Now stamps events whose record had no timestamp, and series when they
+	// are updated (for Limits.SeriesTTL); time.Now when nil.
 	Now        func() time.Time
 	Registerer prometheus.Registerer
 }
 
+// Limits bound the series of each metric family labelled with values from
+// the log, which come from users' machines.
+type Limits struct {
+	// MaxSeries is the most label tuples a family gives a series of their
+	// own; the rest go to its OverflowValue series. 0 means no cap.
+	MaxSeries int
+	// SeriesTTL deletes a series not updated for this long (gauge series
+	// only at zero); 0 never does, because deleting a counter resets it.
+	SeriesTTL time.Duration
+}
+
 // Collector owns the session and port state and the metrics it feeds. It is
-// the only place that changes state: one goroutine calls Apply and Expire;
-// scrapes read the metrics concurrently, which client_golang makes safe.
+// the only place that changes state: one goroutine calls Apply, Expire and
+// ExpireSeries; scrapes read the metrics concurrently, which client_golang
+// makes safe.
 type Collector struct {
 	m        *metrics
 	maxAge   time.Duration
@@ -49,9 +64,9 @@ type portKey struct {
 // through its port events when its start came before the exporter did.
 type session struct {
 	started bool
-	labels  []string // of the Start record, to take it off the gauge at its end
+	active  *seriesState // the gauge series the Start record raised, to lower at its end
 	since   time.Time
-	ports   map[portKey][]string // labels of the steal or mirror record
+	ports   map[portKey]*seriesState // the gauge series the steal or mirror raised
 }
 
 // New registers the metrics on cfg.Registerer and returns an empty Collector.
@@ -64,7 +79,10 @@ func New(cfg Config) (*Collector, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	m, err := newMetrics(cfg.Registerer, cfg.Labels.names, func() float64 { return float64(c.tracked.Load()) })
+	if cfg.Limits.MaxSeries < 0 || cfg.Limits.SeriesTTL < 0 {
+		return nil, fmt.Errorf("negative series limits %+v", cfg.Limits)
+	}
+	m, err := newMetrics(cfg.Registerer, cfg.Labels.names, cfg.Limits, c.now, func() float64 { return float64(c.tracked.Load()) })
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
@@ -85,16 +103,16 @@ func (c *Collector) Apply(ev *Event) {
 	}
 	switch ev.Kind {
 	case SessionStart:
-		c.m.sessionsStarted.WithLabelValues(ev.Labels...).Inc()
+		seriesOf(c.m.sessionsStarted, ev.Labels...).Inc()
 		s := c.session(ev.SessionID, ev.Time)
 		if !s.started {
-			s.started, s.labels, s.since = true, ev.Labels, ev.Time
-			c.m.sessionsActive.WithLabelValues(ev.Labels...).Inc()
+			s.started, s.since = true, ev.Time
+			s.active = c.m.sessionsActive.inc(ev.Labels...)
 		}
 	case SessionEnd:
-		c.m.sessionsEnded.WithLabelValues(ev.Labels...).Inc()
+		seriesOf(c.m.sessionsEnded, ev.Labels...).Inc()
 		if ev.HasDuration {
-			c.m.sessionDuration.WithLabelValues(ev.Labels...).Observe(ev.Duration)
+			seriesOf(c.m.sessionDuration, ev.Labels...).Observe(ev.Duration)
 		}
 		if s, ok := c.sessions[ev.SessionID]; ok {
 			c.drop(ev.SessionID, s)
@@ -103,21 +121,20 @@ func (c *Collector) Apply(ev *Event) {
 		mode := modeMirror
 		if ev.Kind == PortSteal {
 			mode = modeSteal
-			c.m.portsStolen.WithLabelValues(withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
+			seriesOf(c.m.portsStolen, withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
 		} else {
-			c.m.portsMirrored.WithLabelValues(ev.Labels...).Inc()
+			seriesOf(c.m.portsMirrored, ev.Labels...).Inc()
 		}
 		s := c.session(ev.SessionID, ev.Time)
 		key := portKey{ev.Port, mode}
 		if _, held := s.ports[key]; !held {
 			if s.ports == nil {
-				s.ports = make(map[portKey][]string)
+				s.ports = make(map[portKey]*seriesState)
 			}
-			s.ports[key] = ev.Labels
-			c.m.portsActive.WithLabelValues(withLabel(ev.Labels, modeNames[mode])...).Inc()
+			s.ports[key] = c.m.portsActive.inc(withLabel(ev.Labels, modeNames[mode])...)
 		}
 	case PortRelease:
-		c.m.portsReleased.WithLabelValues(ev.Labels...).Inc()
+		seriesOf(c.m.portsReleased, ev.Labels...).Inc()
 		if s, ok := c.sessions[ev.SessionID]; ok {
 			for _, mode := range []portMode{modeSteal, modeMirror} {
 				c.releasePort(s, portKey{ev.Port, mode})
@@ -127,12 +144,12 @@ func (c *Collector) Apply(ev *Event) {
 			}
 		}
 	case CopyTarget:
-		c.m.targetsCopied.WithLabelValues(withLabel(ev.Labels, boolLabel(ev.ScaleDown))...).Inc()
+		seriesOf(c.m.targetsCopied, withLabel(ev.Labels, boolLabel(ev.ScaleDown))...).Inc()
 	case SeatLimit:
 		c.m.seatLimitReached.Inc()
 		c.m.seatLimitUsers.WithLabelValues().Set(ev.ActiveUsers)
 	case MessageProcessing:
-		c.m.messagesProcessed.WithLabelValues(ev.EventType, ev.Mode, ev.QueueType, ev.StatusClass).Inc()
+		seriesOf(c.m.messagesProcessed, ev.EventType, ev.Mode, ev.QueueType, ev.StatusClass).Inc()
 	}
 }
 
@@ -153,6 +170,17 @@ func (c *Collector) Expire(now time.Time) int {
 	return dropped
 }
 
+// ExpireSeries deletes the series of every capped family not updated for
+// Limits.SeriesTTL at now (gauge series only at zero), and returns how many
+// it deleted.
+func (c *Collector) ExpireSeries(now time.Time) int {
+	n := 0
+	for _, f := range c.m.expirers {
+		n += f.expire(now)
+	}
+	return n
+}
+
 // LatestEventTime is the operator's timestamp of the newest session, port or
 // copy event applied so far: the log's own "now" when replaying a saved log.
 func (c *Collector) LatestEventTime() time.Time { return c.latest }
@@ -170,7 +198,7 @@ func (c *Collector) session(id string, t time.Time) *session {
 // drop takes a session and its ports off the gauges and forgets it.
 func (c *Collector) drop(id string, s *session) {
 	if s.started {
-		c.m.sessionsActive.WithLabelValues(s.labels...).Dec()
+		c.m.sessionsActive.dec(s.active)
 	}
 	for key := range s.ports {
 		c.releasePort(s, key)
@@ -179,12 +207,12 @@ func (c *Collector) drop(id string, s *session) {
 }
 
 func (c *Collector) releasePort(s *session, key portKey) {
-	labels, held := s.ports[key]
+	series, held := s.ports[key]
 	if !held {
 		return
 	}
 	delete(s.ports, key)
-	c.m.portsActive.WithLabelValues(withLabel(labels, modeNames[key.mode])...).Dec()
+	c.m.portsActive.dec(series)
 }
 
 func (c *Collector) forget(id string) {
@@ -199,8 +227,15 @@ func boolLabel(b bool) string {
 	return "false"
 }
 
+// seriesOf returns the metric of a capped family for values: its own series,
+// or the overflow series past the cap.
+func seriesOf[T any](v *cappedVec[T], values ...string) T {
+	m, _ := v.with(values...)
+	return m
+}
+
 // withLabel returns labels plus one more value, never writing into labels'
-// backing array, which sessions keep.
+// backing array.
 func withLabel(labels []string, v string) []string {
 	out := make([]string, len(labels)+1)
 	copy(out, labels)

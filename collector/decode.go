@@ -146,6 +146,11 @@ func (d *Decoder) decodeCandidate(rec []byte, ev *Event) (bool, Reason) {
 		return false, ReasonInvalidJSON
 	}
 
+	if _, found := find(d.top, "fields"); found {
+		// "fields" that is not an object (or a second one): not what any
+		// tracing formatter writes, so the event's fields cannot be trusted.
+		return false, ReasonInvalidField
+	}
 	// tracing-subscriber nests the event's fields under "fields"; other
 	// formatter settings flatten them to the top level.
 	fields, flattened := d.nested, false
@@ -377,12 +382,35 @@ func (f eventFields) target() (string, string) {
 	return parts[0], parts[1]
 }
 
-// labelValue copies a value into a string that is valid UTF-8.
+// MaxLabelValueBytes is the longest label value (and session id) kept: a
+// longer one is cut to at most this many bytes, on a character boundary. No
+// real user, host or target name comes near it; a value that does is hostile
+// or broken and must not make every series it is in that large.
+const MaxLabelValueBytes = 256
+
+// labelValue copies a value into a string that is valid UTF-8 (invalid bytes
+// become U+FFFD) and at most MaxLabelValueBytes long.
 func labelValue(b []byte) string {
 	if utf8.Valid(b) {
-		return string(b)
+		// Cut before copying, so that a huge value is never copied whole.
+		return string(b[:runeCut(b)])
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	// Rare: the copy is bounded by --log.max-line-bytes.
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	return s[:runeCut(s)]
+}
+
+// runeCut is the length of the longest prefix of valid UTF-8 b that is at
+// most MaxLabelValueBytes long and ends on a character boundary.
+func runeCut[T string | []byte](b T) int {
+	if len(b) <= MaxLabelValueBytes {
+		return len(b)
+	}
+	cut := MaxLabelValueBytes
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return cut
 }
 
 // number accepts a JSON number or a numeric string: the operator's types for

@@ -7,7 +7,7 @@ import (
 )
 
 // FuzzDecode: no record makes the decoder panic, every event it accepts has
-// one valid UTF-8 value per configured label, and the fast path never turns
+// one valid UTF-8 value of at most MaxLabelValueBytes per configured label, and the fast path never turns
 // away a record that the full decode accepts (keys written with escapes, which
 // the operator never writes, aside).
 func FuzzDecode(f *testing.F) {
@@ -50,6 +50,9 @@ func FuzzDecode(f *testing.F) {
 		for _, v := range ev.Labels {
 			if !utf8.ValidString(v) {
 				t.Fatalf("label value %q is not valid UTF-8", v)
+			}
+			if len(v) > MaxLabelValueBytes {
+				t.Fatalf("label value of %d bytes, max %d", len(v), MaxLabelValueBytes)
 			}
 		}
 	})

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -8,32 +10,56 @@ import (
 // (seconds) to one left open for a day.
 var sessionDurationBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400}
 
+// counterVec and histogramVec are capped families (see cappedVec).
+type (
+	counterVec   = *cappedVec[prometheus.Counter]
+	histogramVec = *cappedVec[prometheus.Observer]
+)
+
 // metrics are the exporter's outputs: every metric the log stream feeds.
+// Every family labelled with values from the log is capped (cappedVec).
 type metrics struct {
-	sessionsStarted *prometheus.CounterVec
-	sessionsEnded   *prometheus.CounterVec
-	sessionDuration *prometheus.HistogramVec
-	sessionsActive  *prometheus.GaugeVec
-	portsStolen     *prometheus.CounterVec
-	portsMirrored   *prometheus.CounterVec
-	portsReleased   *prometheus.CounterVec
-	portsActive     *prometheus.GaugeVec
-	targetsCopied   *prometheus.CounterVec
+	sessionsStarted counterVec
+	sessionsEnded   counterVec
+	sessionDuration histogramVec
+	sessionsActive  gaugeVec
+	portsStolen     counterVec
+	portsMirrored   counterVec
+	portsReleased   counterVec
+	portsActive     gaugeVec
+	targetsCopied   counterVec
 	// Gauges without labels, as vectors so that they appear only once a
 	// value is known rather than as a misleading 0.
 	lastEvent         *prometheus.GaugeVec
 	seatLimitReached  prometheus.Counter
 	seatLimitUsers    *prometheus.GaugeVec
-	messagesProcessed *prometheus.CounterVec
+	messagesProcessed counterVec
 
 	events          *prometheus.CounterVec
 	sessionsExpired prometheus.Counter
 	sessionsTracked prometheus.GaugeFunc
+	series          *seriesMetrics
+	// expirers are the capped families, for the TTL sweep.
+	expirers []interface{ expire(time.Time) int }
 }
 
-func newMetrics(reg prometheus.Registerer, labels []string, tracked func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func() time.Time, tracked func() float64) (*metrics, error) {
 	with := func(extra ...string) []string { return append(append([]string{}, labels...), extra...) }
-	m := &metrics{
+	// fixed marks the label positions whose values the exporter sets itself
+	// (the extra ones), which keep their value on overflow.
+	fixed := func(extra int) []bool {
+		f := make([]bool, len(labels)+extra)
+		for i := len(labels); i < len(f); i++ {
+			f[i] = true
+		}
+		return f
+	}
+	self := newSeriesMetrics()
+	raw := struct {
+		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *prometheus.CounterVec
+		sessionDuration                                                                                             *prometheus.HistogramVec
+		sessionsActive, portsActive                                                                                 *prometheus.GaugeVec
+	}{
 		sessionsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrord_sessions_started_total",
 			Help: "mirrord sessions started (Session Start records).",
@@ -74,6 +100,27 @@ func newMetrics(reg prometheus.Registerer, labels []string, tracked func() float
 			Name: "mirrord_targets_copied_total",
 			Help: "Targets copied for mirrord sessions (Copy Target records); scale_down tells whether the original was scaled down.",
 		}, with("scale_down")),
+		messagesProcessed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_messages_processed_total",
+			Help: "Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
+		}, []string{"event_type", "mode", "queue_type", "response_status_class"}),
+	}
+	capped := func(name string, v vec[prometheus.Counter], extra int) counterVec {
+		return newCappedVec(name, v, fixed(extra), lim, now, self)
+	}
+	m := &metrics{
+		sessionsStarted: capped("mirrord_sessions_started_total", raw.sessionsStarted, 0),
+		sessionsEnded:   capped("mirrord_sessions_ended_total", raw.sessionsEnded, 0),
+		sessionDuration: newCappedVec[prometheus.Observer]("mirrord_session_duration_seconds", raw.sessionDuration, fixed(0), lim, now, self),
+		sessionsActive:  gaugeVec{newCappedVec[prometheus.Gauge]("mirrord_sessions_active", raw.sessionsActive, fixed(0), lim, now, self)},
+		portsStolen:     capped("mirrord_ports_stolen_total", raw.portsStolen, 1),
+		portsMirrored:   capped("mirrord_ports_mirrored_total", raw.portsMirrored, 0),
+		portsReleased:   capped("mirrord_ports_released_total", raw.portsReleased, 0),
+		portsActive:     gaugeVec{newCappedVec[prometheus.Gauge]("mirrord_ports_active", raw.portsActive, fixed(1), lim, now, self)},
+		targetsCopied:   capped("mirrord_targets_copied_total", raw.targetsCopied, 1),
+		// The status class is one of a few values the decoder derives.
+		messagesProcessed: newCappedVec[prometheus.Counter]("mirrord_messages_processed_total", raw.messagesProcessed, []bool{false, false, false, true}, lim, now, self),
+
 		lastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mirrord_last_event_timestamp_seconds",
 			Help: "The operator's timestamp of the most recent session, port or copy event, in seconds since the epoch.",
@@ -86,10 +133,6 @@ func newMetrics(reg prometheus.Registerer, labels []string, tracked func() float
 			Name: "mirrord_seat_limit_active_users",
 			Help: "Active users the operator reported the last time the seat count was reached.",
 		}, nil),
-		messagesProcessed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_messages_processed_total",
-			Help: "Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
-		}, []string{"event_type", "mode", "queue_type", "response_status_class"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrord_exporter_events_total",
 			Help: "Functional events decoded and applied, by event.",
@@ -102,16 +145,22 @@ func newMetrics(reg prometheus.Registerer, labels []string, tracked func() float
 			Name: "mirrord_exporter_sessions_tracked",
 			Help: "Sessions the exporter holds in memory: started ones and those seen only through port events.",
 		}, tracked),
+		series: self,
+	}
+	m.expirers = []interface{ expire(time.Time) int }{
+		m.sessionsStarted, m.sessionsEnded, m.sessionDuration, m.sessionsActive,
+		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied, m.messagesProcessed,
 	}
 	for k := SessionStart; k < kindCount; k++ {
 		m.events.WithLabelValues(k.String())
 	}
-	for _, c := range []prometheus.Collector{
-		m.sessionsStarted, m.sessionsEnded, m.sessionDuration, m.sessionsActive,
-		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied,
-		m.lastEvent, m.seatLimitReached, m.seatLimitUsers, m.messagesProcessed,
+	cs := []prometheus.Collector{
+		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
+		raw.portsStolen, raw.portsMirrored, raw.portsReleased, raw.portsActive, raw.targetsCopied,
+		m.lastEvent, m.seatLimitReached, m.seatLimitUsers, raw.messagesProcessed,
 		m.events, m.sessionsExpired, m.sessionsTracked,
-	} {
+	}
+	for _, c := range append(cs, self.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

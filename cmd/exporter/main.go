@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -24,7 +25,6 @@ import (
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
-	"github.com/mirrord-exporter/mirrord-exporter/source"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -41,6 +41,8 @@ type options struct {
 	metricsPath  string
 	maxRequests  int
 	paths        []string
+	kubernetes   *kubernetesOptions
+	stdin        io.Reader
 	from         string
 	format       string
 	maxLineBytes units.Base2Bytes
@@ -50,8 +52,13 @@ type options struct {
 	labels       []string
 	noLabels     []string
 	maxAge       time.Duration
-	logLevel     string
-	logFormat    string
+	maxSeries    int
+	seriesTTL    time.Duration
+	// readHeaderTimeout bounds how long a client may take to send its
+	// request headers, so that idle connections cannot pin the server.
+	readHeaderTimeout time.Duration
+	logLevel          string
+	logFormat         string
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -59,9 +66,12 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{web: kingpinflag.AddFlags(app, defaultListenAddress)}
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of concurrent scrapes; 0 means no limit.").Default("40").IntVar(&o.maxRequests)
+	app.Flag("web.read-header-timeout", "Time a client has to send its request headers before its connection is closed.").
+		Default("10s").DurationVar(&o.readHeaderTimeout)
 
 	app.Flag("log.path", "Operator log to follow: a file, a glob (files that appear later are followed too) or - for standard input. Repeatable.").
-		Required().StringsVar(&o.paths)
+		StringsVar(&o.paths)
+	o.kubernetes = addKubernetesFlags(app)
 	app.Flag("log.from", "Where to start in files present at start-up: beginning or end. Files that appear later are read from their start.").
 		Default("beginning").EnumVar(&o.from, "beginning", "end")
 	app.Flag("log.format", "Wrapper of the operator's log lines: auto (detected per line), json (raw), docker (json-file) or cri.").
@@ -77,6 +87,10 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("no-label", "Default label to drop (client_user cannot be dropped). Repeatable.").StringsVar(&o.noLabels)
 	app.Flag("session.max-age", "Drop a session that never ended from the active gauges once it is this old; 0 keeps it forever.").
 		Default("24h").DurationVar(&o.maxAge)
+	app.Flag("metrics.max-series", "Most series per metric family labelled from the log; further label values go to one series labelled "+collector.OverflowValue+". 0 means no cap.").
+		Default(strconv.Itoa(collector.DefaultMaxSeries)).IntVar(&o.maxSeries)
+	app.Flag("metrics.series-ttl", "Delete a series not updated for this long (active gauges only at zero); 0 never does. Deleting a counter series resets it.").
+		Default("0").DurationVar(&o.seriesTTL)
 
 	app.Flag("exporter.log.level", "Level of the exporter's own log: debug, info, warn or error.").
 		Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
@@ -90,6 +104,15 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if int64(o.maxLineBytes) < 1024 || int64(o.maxLineBytes) > 1<<30 {
 		return nil, fmt.Errorf("--log.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
+	}
+	if o.maxSeries < 0 {
+		return nil, fmt.Errorf("--metrics.max-series must not be negative, got %d", o.maxSeries)
+	}
+	if o.seriesTTL < 0 {
+		return nil, fmt.Errorf("--metrics.series-ttl must not be negative, got %s", o.seriesTTL)
+	}
+	if o.readHeaderTimeout <= 0 {
+		return nil, fmt.Errorf("--web.read-header-timeout must be positive, got %s", o.readHeaderTimeout)
 	}
 	return o, nil
 }
@@ -112,7 +135,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runExporter(ctx, o, stdin, stdout, base, logger); err != nil {
+	o.stdin = stdin
+	if err := runExporter(ctx, o, stdout, base, logger); err != nil {
 		level.Error(logger).Log("msg", "Exporter failed", "err", err)
 		return 1
 	}
@@ -137,12 +161,13 @@ func newLoggers(w io.Writer, format, lvl string) (base, logger log.Logger) {
 // channel, and the collector applies them.
 type pipeline struct {
 	registry *prometheus.Registry
-	sources  *source.Manager
+	inputs   inputs
+	ready    <-chan struct{} // closed once every input read what was there at start
 	coll     *collector.Collector
 	events   chan collector.Event
 }
 
-func newPipeline(o *options, stdin io.Reader, logger log.Logger) (*pipeline, error) {
+func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
 	labels, err := collector.NewLabelConfig(o.labels, o.noLabels)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
@@ -156,7 +181,10 @@ func newPipeline(o *options, stdin io.Reader, logger log.Logger) (*pipeline, err
 	if !o.once {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	coll, err := collector.New(collector.Config{Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg})
+	coll, err := collector.New(collector.Config{
+		Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg,
+		Limits: collector.Limits{MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -168,26 +196,15 @@ func newPipeline(o *options, stdin io.Reader, logger log.Logger) (*pipeline, err
 	if err != nil {
 		return nil, err
 	}
-	sources, err := source.New(source.Config{
-		Paths:          o.paths,
-		FromEnd:        o.from == "end",
-		MaxLineBytes:   int(o.maxLineBytes),
-		PollInterval:   o.pollInterval,
-		DisableInotify: !o.inotify,
-		Once:           o.once,
-		Stdin:          stdin,
-		NewSink:        ing.NewSink,
-		Logger:         logger,
-		Registerer:     reg,
-	})
+	in, err := newInputs(o, ing.NewSink, logger, reg)
 	if err != nil {
-		return nil, fmt.Errorf("inputs: %w", err)
+		return nil, err
 	}
-	return &pipeline{registry: reg, sources: sources, coll: coll, events: events}, nil
+	return &pipeline{registry: reg, inputs: in, ready: in.ready(), coll: coll, events: events}, nil
 }
 
-func runExporter(ctx context.Context, o *options, stdin io.Reader, stdout io.Writer, base, logger log.Logger) error {
-	p, err := newPipeline(o, stdin, logger)
+func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger log.Logger) error {
+	p, err := newPipeline(o, logger)
 	if err != nil {
 		return err
 	}
@@ -204,7 +221,7 @@ func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
 		p.coll.Run(p.events, nil)
 		close(applied)
 	}()
-	err := p.sources.Run(ctx)
+	err := p.inputs.run(ctx)
 	close(p.events)
 	<-applied
 	if err != nil {

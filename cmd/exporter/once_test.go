@@ -127,20 +127,24 @@ func TestOnceSeveralFilesAddUp(t *testing.T) {
 }
 
 func TestOnceRejectsBadFlags(t *testing.T) {
-	for name, args := range map[string][]string{
-		"required label":   {"--no-label=client_user"},
-		"missing file":     {"--log.path=/nonexistent/operator.log"},
-		"bad format":       {"--log.format=xml"},
-		"tiny line limit":  {"--log.max-line-bytes=10"},
-		"no inputs at all": {},
+	for name, tc := range map[string]struct {
+		args []string
+		want string // in the error output
+	}{
+		"required label":   {[]string{"--no-label=client_user", "--log.path=-"}, "cannot be removed"},
+		"missing file":     {[]string{"--log.path=/nonexistent/operator.log"}, "/nonexistent/operator.log"},
+		"bad format":       {[]string{"--log.format=xml", "--log.path=-"}, "must be one of auto,json,docker,cri"},
+		"tiny line limit":  {[]string{"--log.max-line-bytes=10B", "--log.path=-"}, "--log.max-line-bytes"},
+		"no inputs at all": {nil, "no input"},
+		"kubernetes once":  {[]string{"--kubernetes", "--log.path=-"}, "cannot follow --kubernetes"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if name != "no inputs at all" && name != "missing file" {
-				args = append(args, "--log.path=-")
-			}
 			var stdout, stderr bytes.Buffer
-			if code := run(append([]string{"--once"}, args...), strings.NewReader(""), &stdout, &stderr); code == 0 {
+			if code := run(append([]string{"--once"}, tc.args...), strings.NewReader(""), &stdout, &stderr); code == 0 {
 				t.Errorf("exit code 0, want failure; stderr:\n%s", stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("error output lacks %q:\n%s", tc.want, stderr.String())
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("printed metrics on failure:\n%s", stdout.String())

@@ -33,12 +33,12 @@ func (p *pipeline) serve(ctx context.Context, o *options, base, logger log.Logge
 		close(applied)
 	}()
 	sourcesDone := make(chan error, 1)
-	go func() { sourcesDone <- p.sources.Run(ctx) }()
-	go expireAfterCatchUp(ctx, p.sources.CaughtUp(), ticks)
+	go func() { sourcesDone <- p.inputs.run(ctx) }()
+	go expireAfterCatchUp(ctx, p.ready, ticks)
 
 	server := &http.Server{
 		Handler:           p.routes(o, logger),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: o.readHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -113,7 +113,7 @@ func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		select {
-		case <-p.sources.CaughtUp():
+		case <-p.ready:
 			w.WriteHeader(http.StatusOK)
 			io.WriteString(w, "Ready\n")
 		default:

@@ -29,7 +29,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	exporterBinary = filepath.Join(dir, "exporter")
-	build := exec.Command("go", "build", "-o", exporterBinary, ".")
+	args := []string{"build", "-o", exporterBinary}
+	if raceDetector {
+		// Under go test -race the process tests check the binary for data
+		// races too: a race makes it exit non-zero, which stop reports.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build exporter:", err)

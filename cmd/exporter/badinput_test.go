@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestHugeLineIsSkippedWithBoundedMemory: a 100 MiB line (an event with a
+// huge client_name) and NUL bytes in the real binary's input are counted as
+// malformed, the lines after them still count, and the process never holds
+// the huge line: its peak resident memory stays under the line's size (21 MiB
+// measured, 51 MiB with the race detector).
+func TestHugeLineIsSkippedWithBoundedMemory(t *testing.T) {
+	const hugeBytes = 100 << 20
+	path := filepath.Join(t.TempDir(), "operator.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString(`{"fields":{"message":"Session Start","session_id":"HUGE","client_user":"u","client_name":"`)
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	for range hugeBytes >> 20 {
+		w.Write(chunk)
+	}
+	w.WriteString("\"}}\n")
+	w.WriteString("\x00\x00\x00\x00\n")
+	w.WriteString(`{"fields":{"message":"Session Start","session_id":"AFTER","client_user":"u","client_name":"after"}}` + "\n")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(exporterBinary, "--once", "--log.path="+path)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for series, want := range map[string]float64{
+		`mirrord_exporter_malformed_lines_total{reason="too_long"}`:                                                                       1,
+		`mirrord_exporter_malformed_lines_total{reason="not_json"}`:                                                                       1,
+		`mirrord_exporter_log_lines_total{input="` + path + `"}`:                                                                          3,
+		`mirrord_sessions_started_total{client_name="after",client_user="u",target_name="",target_namespace="",target_type="targetless"}`: 1,
+	} {
+		if got := sample(t, out, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if strings.Contains(out, "HUGE") || strings.Contains(out, "xxxxxxxx") {
+		t.Error("the huge line's content reached the metrics")
+	}
+	maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	t.Logf("peak resident memory reading a %d MiB line: %.1f MiB", hugeBytes>>20, float64(maxRSS)/(1<<20))
+	if maxRSS >= hugeBytes {
+		t.Errorf("peak resident memory %.1f MiB: the line was held", float64(maxRSS)/(1<<20))
+	}
+}
+
+// TestOnceSeriesCap: past --metrics.max-series, new label values go to the
+// __overflow__ series and are counted.
+func TestOnceSeriesCap(t *testing.T) {
+	var log strings.Builder
+	for _, name := range []string{"a", "b", "c", "d"} {
+		log.WriteString(`{"fields":{"message":"Session Start","session_id":"` + name + `","client_user":"u","client_name":"` + name + `"}}` + "\n")
+	}
+	out := runOnce(t, strings.NewReader(log.String()), "--log.path=-", "--metrics.max-series=2")
+	for series, want := range map[string]float64{
+		`mirrord_sessions_started_total{client_name="a",client_user="u",target_name="",target_namespace="",target_type="targetless"}`:                                                 1,
+		`mirrord_sessions_started_total{client_name="__overflow__",client_user="__overflow__",target_name="__overflow__",target_namespace="__overflow__",target_type="__overflow__"}`: 2,
+		`mirrord_exporter_series{metric="mirrord_sessions_started_total"}`:                                                                                                            3,
+		`mirrord_exporter_series_overflow_total{metric="mirrord_sessions_started_total"}`:                                                                                             2,
+	} {
+		if got := sample(t, out, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	for _, bad := range []string{"--metrics.max-series=-1", "--metrics.series-ttl=-1s", "--web.read-header-timeout=0s"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"--once", "--log.path=-", bad}, strings.NewReader(""), &stdout, &stderr); code == 0 {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

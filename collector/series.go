@@ -1,0 +1,195 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// OverflowValue replaces every user and target label value of an update that
+// would create a series past the cap (--metrics.max-series). Fixed-value
+// labels (mode, http_filtered, scale_down, response_status_class) keep
+// theirs, so a capped family has at most one overflow series per combination
+// of those.
+const OverflowValue = "__overflow__"
+
+// DefaultMaxSeries is the default cap of series per metric family. It fits
+// any real team (a thousand users, each on ten targets) while bounding the
+// worst case: about ten capped families of 10,000 series each.
+const DefaultMaxSeries = 10000
+
+// keySep joins label values into a map key. Label values are valid UTF-8
+// (labelValue), in which the byte 0xff never occurs, so keys cannot collide.
+const keySep = 0xff
+
+// seriesMetrics are the self-metrics shared by every capped family.
+type seriesMetrics struct {
+	series   *prometheus.GaugeVec
+	overflow *prometheus.CounterVec
+	expired  *prometheus.CounterVec
+}
+
+func newSeriesMetrics() *seriesMetrics {
+	return &seriesMetrics{
+		series: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mirrord_exporter_series",
+			Help: "Series of each capped metric family, overflow series included.",
+		}, []string{"metric"}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_exporter_series_overflow_total",
+			Help: "Updates of each capped metric family routed to its " + OverflowValue + " series because --metrics.max-series was reached.",
+		}, []string{"metric"}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_exporter_series_expired_total",
+			Help: "Series of each capped metric family deleted after --metrics.series-ttl without an update.",
+		}, []string{"metric"}),
+	}
+}
+
+func (m *seriesMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.series, m.overflow, m.expired}
+}
+
+// vec is what cappedVec needs of a client_golang vector: CounterVec,
+// GaugeVec and HistogramVec all have it.
+type vec[T any] interface {
+	prometheus.Collector
+	WithLabelValues(...string) T
+	DeleteLabelValues(...string) bool
+}
+
+// seriesState is what a capped family knows of one of its series.
+type seriesState struct {
+	values  []string
+	touched time.Time
+	// held is the value of a gauge series as this family set it: a gauge
+	// series that is not at zero is never expired, so that the decrement
+	// matching an increment always finds it.
+	held     int64
+	overflow bool
+}
+
+// cappedVec wraps one labelled metric family: it lets at most max label
+// tuples have a series of their own and routes the rest to the overflow
+// series, and deletes series untouched for ttl. Only the collector's
+// goroutine calls it.
+type cappedVec[T any] struct {
+	name   string
+	vec    vec[T]
+	fixed  []bool // label positions that keep their value on overflow
+	max    int    // 0: no cap
+	ttl    time.Duration
+	now    func() time.Time
+	series map[string]*seriesState
+	normal int // series that are not overflow series
+	self   *seriesMetrics
+	key    []byte // scratch for map keys
+}
+
+func newCappedVec[T any](name string, v vec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
+	self.series.WithLabelValues(name)
+	self.overflow.WithLabelValues(name)
+	self.expired.WithLabelValues(name)
+	return &cappedVec[T]{
+		name: name, vec: v, fixed: fixed, max: lim.MaxSeries, ttl: lim.SeriesTTL, now: now,
+		series: make(map[string]*seriesState), self: self,
+	}
+}
+
+// with returns the metric for values, or for the overflow tuple when values
+// would be a series past the cap, and the state of the series it chose.
+func (c *cappedVec[T]) with(values ...string) (T, *seriesState) {
+	st := c.lookup(values)
+	st.touched = c.now()
+	return c.vec.WithLabelValues(st.values...), st
+}
+
+func (c *cappedVec[T]) lookup(values []string) *seriesState {
+	c.setKey(values)
+	if st, ok := c.series[string(c.key)]; ok {
+		return st
+	}
+	if c.max <= 0 || c.normal < c.max {
+		st := &seriesState{values: append([]string(nil), values...)}
+		c.series[string(c.key)] = st
+		c.normal++
+		c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+		return st
+	}
+	c.self.overflow.WithLabelValues(c.name).Inc()
+	over := make([]string, len(values))
+	for i, v := range values {
+		if c.fixed[i] {
+			over[i] = v
+		} else {
+			over[i] = OverflowValue
+		}
+	}
+	c.setKey(over)
+	st, ok := c.series[string(c.key)]
+	if !ok {
+		st = &seriesState{values: over, overflow: true}
+		c.series[string(c.key)] = st
+		c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+	}
+	return st
+}
+
+// setKey writes the map key of values into c.key; looking a []byte up as
+// string(c.key) does not allocate.
+func (c *cappedVec[T]) setKey(values []string) {
+	c.key = c.key[:0]
+	for i, v := range values {
+		if i > 0 {
+			c.key = append(c.key, keySep)
+		}
+		c.key = append(c.key, v...)
+	}
+}
+
+// expire deletes the series not touched for the TTL at now, and returns how
+// many it deleted. Deleting a counter's series resets it: the reason the TTL
+// is off by default.
+func (c *cappedVec[T]) expire(now time.Time) int {
+	if c.ttl <= 0 {
+		return 0
+	}
+	n := 0
+	for k, st := range c.series {
+		if st.held != 0 || now.Sub(st.touched) < c.ttl {
+			continue
+		}
+		c.vec.DeleteLabelValues(st.values...)
+		delete(c.series, k)
+		if !st.overflow {
+			c.normal--
+		}
+		n++
+	}
+	if n > 0 {
+		c.self.expired.WithLabelValues(c.name).Add(float64(n))
+		c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+	}
+	return n
+}
+
+// gaugeVec is a capped gauge family whose series are moved by increments and
+// matching decrements.
+type gaugeVec struct{ *cappedVec[prometheus.Gauge] }
+
+// inc adds one to the series of values (or its overflow series) and returns
+// the series, which the matching dec must be given.
+func (g gaugeVec) inc(values ...string) *seriesState {
+	m, st := g.with(values...)
+	st.held++
+	m.Inc()
+	return st
+}
+
+// dec takes one off a series inc returned. The series still exists: one that
+// is held is never expired.
+func (g gaugeVec) dec(st *seriesState) {
+	st.held--
+	st.touched = g.now()
+	g.vec.WithLabelValues(st.values...).Dec()
+}
