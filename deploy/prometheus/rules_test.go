@@ -1,0 +1,128 @@
+package prometheus
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v2"
+)
+
+// pinned is the version of Debian 12's prometheus package, which the tests
+// are pinned to: rule-test and range semantics differ in 3.x.
+const pinned = "version 2.42."
+
+// tool finds a Prometheus binary of the pinned version. A developer without
+// it skips the test; CI must have installed it (.ci/run), so there it fails.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		out, _ := exec.Command(path, "--version").CombinedOutput()
+		if !strings.Contains(string(out), pinned) {
+			err = fmt.Errorf("%s is not %s: %s", path, pinned, out)
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (apt-get install -y prometheus): %v", name, err)
+		}
+		t.Skipf("%s (apt-get install -y prometheus): %v", name, err)
+	}
+	return path
+}
+
+// promtool runs promtool with a deadline so that a hang fails the test.
+func promtool(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tool(t, "promtool"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool %v: %v\n%s", args, err, out)
+	}
+}
+
+func ruleFiles(t *testing.T) []string {
+	files, err := filepath.Glob("*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule files: %v", err)
+	}
+	return files
+}
+
+func TestCheckRules(t *testing.T) {
+	promtool(t, append([]string{"check", "rules"}, ruleFiles(t)...)...)
+}
+
+func TestRuleUnitTests(t *testing.T) {
+	tests, err := filepath.Glob("tests/*.yml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no rule tests: %v", err)
+	}
+	promtool(t, append([]string{"test", "rules"}, tests...)...)
+}
+
+// TestEveryAlertTested requires, for every alert, a unit test where it fires
+// and one where it does not: promtool only runs the tests that exist.
+func TestEveryAlertTested(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct{ Alert string }
+		}
+	}
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string
+				ExpAlerts []any `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		}
+	}
+	read(t, "alerts.yml", &rules)
+	read(t, "tests/alerts_test.yml", &tests)
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			} else {
+				quiet[a.Alertname] = true
+			}
+		}
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			n++
+			if !fires[r.Alert] {
+				t.Errorf("alert %s has no test case where it fires", r.Alert)
+			}
+			if !quiet[r.Alert] {
+				t.Errorf("alert %s has no test case where it stays quiet", r.Alert)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alerts read from alerts.yml")
+	}
+}
+
+func read(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
