@@ -208,22 +208,23 @@ func olderFirst(a, b *openFile) int {
 	return compareGenerations(a.info, a.f.Name(), b.info, b.f.Name())
 }
 
-// compareGenerations orders two rotated generations by inode change time: a
-// generation's last write precedes the writer's switch to the next one,
-// which precedes the next one's rename, and a rename sets the change time
-// (modification times do not order a generation written after the next one
-// was created). Ties (coarse timestamps, logrotate renumbering all at once)
-// go by name: logrotate numbers x.log.1 (newest), x.log.2, ...; other
-// schemes (kubelet's and dateext's timestamps) sort oldest first.
+// compareGenerations orders two rotated generations oldest first.
+// logrotate's numbers say it directly: x.log.1 is the newest, x.log.2 older.
+// Its renumbering renames every generation again, so change times only order
+// generations when numbers do not (the kubelet's and dateext's timestamped
+// names): a generation's last write precedes the writer's switch to the next
+// one, which precedes the next one's rename, and a rename sets the change
+// time (modification times do not order a generation written after the next
+// one was created). Ties go by name, timestamps sorting oldest first.
 func compareGenerations(a os.FileInfo, aName string, b os.FileInfo, bName string) int {
-	if c := changeTime(a).Compare(changeTime(b)); c != 0 {
-		return c
-	}
 	an, bn := filepath.Base(aName), filepath.Base(bName)
 	ai, aok := numericSuffix(an)
 	bi, bok := numericSuffix(bn)
 	if aok && bok {
 		return cmp.Compare(bi, ai)
+	}
+	if c := changeTime(a).Compare(changeTime(b)); c != 0 {
+		return c
 	}
 	return strings.Compare(an, bn)
 }

@@ -118,18 +118,28 @@ func kubeletRotate(file string) func(int) error {
 // logrotateRotate renames like logrotate: x.log.N -> x.log.N+1, x.log -> x.log.1.
 func logrotateRotate(file string) func(int) error {
 	return func(k int) error {
-		for i := k; i >= 1; i-- {
-			if err := os.Rename(fmt.Sprintf("%s.%d", file, i), fmt.Sprintf("%s.%d", file, i+1)); err != nil {
-				return err
-			}
+		if err := renumber(file, k); err != nil {
+			return err
 		}
 		return os.Rename(file, file+".1")
 	}
 }
 
+// renumber makes room for a new file.1 as logrotate does, oldest first:
+// file.N -> file.N+1 for N from oldest down to 1.
+func renumber(file string, oldest int) error {
+	for i := oldest; i >= 1; i-- {
+		if err := os.Rename(fmt.Sprintf("%s.%d", file, i), fmt.Sprintf("%s.%d", file, i+1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // copytruncateWorkload writes the workload to file, rotating like
-// logrotate's copytruncate: copy to file.N, then truncate file; the writer
-// keeps its O_APPEND descriptor and pauses only during copy and truncate.
+// logrotate's copytruncate: renumber file.N to file.N+1, copy file to
+// file.1, then truncate file; the writer keeps its O_APPEND descriptor and
+// pauses only during the rotation.
 func copytruncateWorkload(t *testing.T, file string) int {
 	f := mustCreate(t, file, os.O_APPEND)
 	defer f.Close()
@@ -143,7 +153,11 @@ func copytruncateWorkload(t *testing.T, file string) int {
 		}
 		since = 0
 		rotations++
-		if err := copyFile(file, fmt.Sprintf("%s.%d", file, rotations)); err != nil {
+		if err := renumber(file, rotations-1); err != nil {
+			t.Errorf("renumber: %v", err)
+			break
+		}
+		if err := copyFile(file, file+".1"); err != nil {
 			t.Errorf("copy: %v", err)
 			break
 		}
