@@ -416,7 +416,7 @@ func exporter() Dashboard {
 	s := `{job=~"$job", instance=~"$instance"}`
 	return Dashboard{
 		File: "mirrord-exporter.json", UID: "mirrord-exporter-health", Title: "mirrord / Exporter health",
-		Description: "Is the exporter reading the operator's log, and reading it well: lines, bytes, malformed lines, files, series.",
+		Description: "Is the exporter reading the operator's log, and reading it well: lines, bytes, malformed lines, files, series and the series cap.",
 		Vars: []Var{
 			{"job", "Job", `label_values(mirrord_exporter_build_info, job)`},
 			{"instance", "Instance", `label_values(mirrord_exporter_build_info{job=~"$job"}, instance)`},
@@ -472,6 +472,16 @@ func exporter() Dashboard {
 					{`sum by (instance) (scrape_samples_scraped` + s + `)`, "samples {{instance}}"},
 					{`sum by (instance) (scrape_series_added` + s + `)`, "series added {{instance}}"},
 				}},
+
+			{Type: "timeseries", Title: "Series per family", Unit: "short", W: 8, H: 8,
+				Description: "Series of each metric family labelled from the log (mirrord_exporter_series), __overflow__ series included; the largest of the selected instances. A family at --metrics.max-series plus its __overflow__ series is capped: see Updates to overflow series.",
+				Queries:     []Query{{`max by (metric) (mirrord_exporter_series` + s + `)`, "{{metric}}"}}},
+			{Type: "timeseries", Title: "Updates to overflow series", Unit: "short", W: 8, H: 8, Stack: true,
+				Description: "Updates per second routed to a family's __overflow__ series because it reached --metrics.max-series: new users and targets are counted in the totals but not under their own names. Above 0: raise --metrics.max-series, or drop labels with --no-label.",
+				Queries:     []Query{{`sum by (metric) (rate(mirrord_exporter_series_overflow_total` + s + `[$__rate_interval]))`, "{{metric}}"}}},
+			{Type: "timeseries", Title: "Series expired", Unit: "short", W: 8, H: 8, Stack: true,
+				Description: "Series deleted per second because they had no update for --metrics.series-ttl, by family. Always 0 while --metrics.series-ttl is 0 (the default). A counter series deleted and seen again restarts from 0.",
+				Queries:     []Query{{`sum by (metric) (rate(mirrord_exporter_series_expired_total` + s + `[$__rate_interval]))`, "{{metric}}"}}},
 
 			{Type: "timeseries", Title: "Memory", Unit: "bytes", W: 8, H: 8,
 				Description: "Resident memory and Go heap in use of the exporter.",
