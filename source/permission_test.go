@@ -2,7 +2,6 @@ package source
 
 import (
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,20 +63,7 @@ func copyExecutable(to string) error {
 	if err != nil {
 		return err
 	}
-	in, err := os.Open(self)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return copyFileMode(self, to, 0o755)
 }
 
 func permissionDenied(t *testing.T, dir string) {

@@ -170,12 +170,17 @@ func copytruncateWorkload(t *testing.T, file string) int {
 }
 
 func copyFile(from, to string) error {
+	return copyFileMode(from, to, 0o644)
+}
+
+// copyFileMode copies from to a new file to with the given mode.
+func copyFileMode(from, to string, mode os.FileMode) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
