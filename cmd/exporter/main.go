@@ -59,6 +59,12 @@ type options struct {
 	readHeaderTimeout time.Duration
 	logLevel          string
 	logFormat         string
+
+	// command is the subcommand: serve (the default, also --once),
+	// backfill or report.
+	command  string
+	backfill backfillOptions
+	report   reportOptions
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -97,10 +103,31 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("exporter.log.format", "Format of the exporter's own log: logfmt or json.").
 		Default("logfmt").EnumVar(&o.logFormat, "logfmt", "json")
 
+	// serve is the default command so that every invocation written before
+	// the subcommands existed keeps its meaning.
+	app.Command("serve", "Follow the operator's logs and serve the metrics, or print them with --once (the default command).").Default()
+	addBackfillCommand(app, &o.backfill)
+	addReportCommand(app, &o.report)
+
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
+	cmd, err := app.Parse(args)
+	if err != nil {
 		return nil, err
+	}
+	o.command = cmd
+	if o.command != "serve" {
+		if o.once {
+			return nil, fmt.Errorf("--once is for serving; %s reads the logs to their end already", o.command)
+		}
+		if o.kubernetes.enabled {
+			return nil, fmt.Errorf("%s reads saved logs; it cannot follow --kubernetes", o.command)
+		}
+		// Both read saved logs to their end, like --once.
+		o.once = true
+	}
+	if o.command == "backfill" && o.backfill.step < time.Second {
+		return nil, fmt.Errorf("--step must be at least 1s, got %s", o.backfill.step)
 	}
 	if int64(o.maxLineBytes) < 1024 || int64(o.maxLineBytes) > 1<<30 {
 		return nil, fmt.Errorf("--log.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
@@ -207,6 +234,12 @@ func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger
 	p, err := newPipeline(o, logger)
 	if err != nil {
 		return err
+	}
+	switch o.command {
+	case "backfill":
+		return p.backfill(ctx, o.backfill)
+	case "report":
+		return p.report(ctx, o.report, stdout)
 	}
 	if o.once {
 		return p.once(ctx, stdout)
