@@ -19,28 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
-
-// prometheusBinary finds the Debian package's prometheus (2.42, which the
-// rule tests are pinned to). A developer without it skips; CI must have it.
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("prometheus")
-	if err == nil {
-		out, _ := exec.Command(path, "--version").CombinedOutput()
-		if !strings.Contains(string(out), "version 2.42.") {
-			err = fmt.Errorf("%s is not version 2.42: %s", path, out)
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prometheus 2.42 (apt-get install -y prometheus): %v", err)
-		}
-		t.Skipf("prometheus 2.42 (apt-get install -y prometheus): %v", err)
-	}
-	return path
-}
 
 // substitutions stand for Grafana's variables: "All" of every template
 // variable, and ranges that span several of the test's 1s scrapes. The
@@ -58,7 +39,7 @@ var substitutions = strings.NewReplacer(
 // Prometheus scraping it, then every dashboard query and variable through
 // Prometheus' HTTP API: each must parse and return data.
 func TestEndToEnd(t *testing.T) {
-	promBin := prometheusBinary(t)
+	promBin := prometheustest.Tool(t, "prometheus")
 	// Hang guard: the processes are killed when the context ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)

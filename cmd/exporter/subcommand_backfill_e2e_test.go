@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -18,29 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
-
-// prometheusTool finds one of the Debian package's binaries (Prometheus
-// 2.42, which the rule tests are pinned to). A developer without it skips;
-// CI must have it.
-func prometheusTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		out, _ := exec.Command(path, "--version").CombinedOutput()
-		if !strings.Contains(string(out), "version 2.42.") {
-			err = fmt.Errorf("%s is not version 2.42: %s", path, out)
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s 2.42 (apt-get install -y prometheus): %v", name, err)
-		}
-		t.Skipf("%s 2.42 (apt-get install -y prometheus): %v", name, err)
-	}
-	return path
-}
 
 // logUntil is the prefix of a raw, time-ordered log up to the last line
 // stamped at or before end: the log as the operator had written it at end.
@@ -130,8 +109,8 @@ func promQuery(ctx context.Context, t *testing.T, promURL, expr string, ts time.
 // increase() and gauges at chosen instants against --once on the log cut at
 // those instants.
 func TestBackfillIntoPrometheus(t *testing.T) {
-	promtool := prometheusTool(t, "promtool")
-	promBin := prometheusTool(t, "prometheus")
+	promtool := prometheustest.Tool(t, "promtool")
+	promBin := prometheustest.Tool(t, "prometheus")
 	// Hang guard only: the processes are killed when the context ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)

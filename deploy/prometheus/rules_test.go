@@ -2,47 +2,23 @@ package prometheus
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 )
-
-// pinned is the version of Debian 12's prometheus package, which the tests
-// are pinned to: rule-test and range semantics differ in 3.x.
-const pinned = "version 2.42."
-
-// tool finds a Prometheus binary of the pinned version. A developer without
-// it skips the test; CI must have installed it (.ci/run), so there it fails.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		out, _ := exec.Command(path, "--version").CombinedOutput()
-		if !strings.Contains(string(out), pinned) {
-			err = fmt.Errorf("%s is not %s: %s", path, pinned, out)
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (apt-get install -y prometheus): %v", name, err)
-		}
-		t.Skipf("%s (apt-get install -y prometheus): %v", name, err)
-	}
-	return path
-}
 
 // promtool runs promtool with a deadline so that a hang fails the test.
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, tool(t, "promtool"), args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, prometheustest.Tool(t, "promtool"), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool %v: %v\n%s", args, err, out)
 	}
