@@ -34,16 +34,24 @@ type Limits struct {
 }
 
 // Collector owns the session and port state and the metrics it feeds. It is
-// the only place that changes state: one goroutine calls Apply, Expire and
-// ExpireSeries; scrapes read the metrics concurrently, which client_golang
-// makes safe.
+// the only place that changes state: one goroutine calls Apply, Expire,
+// ExpireSeries, Snapshot and Restore; scrapes read the metrics
+// concurrently, which client_golang and histogramVec make safe.
 type Collector struct {
 	m        *metrics
+	labels   []string // the configured label names, which a restored State must have
 	maxAge   time.Duration
 	now      func() time.Time
 	sessions map[string]*session
 	tracked  atomic.Int64 // len(sessions), read by scrapes
 	latest   time.Time    // newest operator timestamp of a functional event
+	// used is set by anything that changes state: Restore only starts
+	// from nothing.
+	used bool
+	// plusOne is scratch for an event's labels plus a label of the
+	// exporter's own, saving an allocation per port and copy event;
+	// cappedVec copies the values of a series it creates.
+	plusOne []string
 }
 
 type portMode uint8
@@ -64,14 +72,15 @@ type portKey struct {
 // through its port events when its start came before the exporter did.
 type session struct {
 	started bool
-	active  *seriesState // the gauge series the Start record raised, to lower at its end
+	active  gaugeChild // the gauge series the Start record raised, to lower at its end
 	since   time.Time
-	ports   map[portKey]*seriesState // the gauge series the steal or mirror raised
+	ports   map[portKey]gaugeChild // the gauge series the steal or mirror raised
 }
 
 // New registers the metrics on cfg.Registerer and returns an empty Collector.
 func New(cfg Config) (*Collector, error) {
 	c := &Collector{
+		labels:   cfg.Labels.Names(),
 		maxAge:   cfg.SessionMaxAge,
 		now:      cfg.Now,
 		sessions: make(map[string]*session),
@@ -93,13 +102,14 @@ func New(cfg Config) (*Collector, error) {
 // Apply changes state and metrics for one event. It cannot fail: the decoder
 // only hands over events whose fields are valid.
 func (c *Collector) Apply(ev *Event) {
+	c.used = true
 	if ev.Time.IsZero() {
 		ev.Time = c.now()
 	}
-	c.m.events.WithLabelValues(ev.Kind.String()).Inc()
+	c.m.event(ev.Kind).Inc()
 	if ev.Kind.functional() && ev.Time.After(c.latest) {
 		c.latest = ev.Time
-		c.m.lastEvent.WithLabelValues().Set(float64(ev.Time.UnixMicro()) / 1e6)
+		c.m.lastEventGauge().Set(float64(ev.Time.UnixMicro()) / 1e6)
 	}
 	switch ev.Kind {
 	case SessionStart:
@@ -121,7 +131,7 @@ func (c *Collector) Apply(ev *Event) {
 		mode := modeMirror
 		if ev.Kind == PortSteal {
 			mode = modeSteal
-			seriesOf(c.m.portsStolen, withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
+			seriesOf(c.m.portsStolen, c.withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
 		} else {
 			seriesOf(c.m.portsMirrored, ev.Labels...).Inc()
 		}
@@ -129,9 +139,9 @@ func (c *Collector) Apply(ev *Event) {
 		key := portKey{ev.Port, mode}
 		if _, held := s.ports[key]; !held {
 			if s.ports == nil {
-				s.ports = make(map[portKey]*seriesState)
+				s.ports = make(map[portKey]gaugeChild)
 			}
-			s.ports[key] = c.m.portsActive.inc(withLabel(ev.Labels, modeNames[mode])...)
+			s.ports[key] = c.m.portsActive.inc(c.withLabel(ev.Labels, modeNames[mode])...)
 		}
 	case PortRelease:
 		seriesOf(c.m.portsReleased, ev.Labels...).Inc()
@@ -144,7 +154,7 @@ func (c *Collector) Apply(ev *Event) {
 			}
 		}
 	case CopyTarget:
-		seriesOf(c.m.targetsCopied, withLabel(ev.Labels, boolLabel(ev.ScaleDown))...).Inc()
+		seriesOf(c.m.targetsCopied, c.withLabel(ev.Labels, boolLabel(ev.ScaleDown))...).Inc()
 	case SeatLimit:
 		c.m.seatLimitReached.Inc()
 		c.m.seatLimitUsers.WithLabelValues().Set(ev.ActiveUsers)
@@ -156,6 +166,7 @@ func (c *Collector) Apply(ev *Event) {
 // Expire drops sessions older than the maximum age at now from the active
 // gauges, and returns how many it dropped.
 func (c *Collector) Expire(now time.Time) int {
+	c.used = true
 	if c.maxAge <= 0 {
 		return 0
 	}
@@ -174,6 +185,7 @@ func (c *Collector) Expire(now time.Time) int {
 // Limits.SeriesTTL at now (gauge series only at zero), and returns how many
 // it deleted.
 func (c *Collector) ExpireSeries(now time.Time) int {
+	c.used = true
 	n := 0
 	for _, f := range c.m.expirers {
 		n += f.expire(now)
@@ -230,15 +242,12 @@ func boolLabel(b bool) string {
 // seriesOf returns the metric of a capped family for values: its own series,
 // or the overflow series past the cap.
 func seriesOf[T any](v *cappedVec[T], values ...string) T {
-	m, _ := v.with(values...)
-	return m
+	return v.with(values...).metric
 }
 
-// withLabel returns labels plus one more value, never writing into labels'
-// backing array.
-func withLabel(labels []string, v string) []string {
-	out := make([]string, len(labels)+1)
-	copy(out, labels)
-	out[len(labels)] = v
-	return out
+// withLabel returns labels plus one more value, in c.plusOne: valid until
+// the next call, and never written into labels' backing array.
+func (c *Collector) withLabel(labels []string, v string) []string {
+	c.plusOne = append(append(c.plusOne[:0], labels...), v)
+	return c.plusOne
 }

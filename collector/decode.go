@@ -77,40 +77,86 @@ func (d *Decoder) Decode(rec []byte, ev *Event) (bool, Reason) {
 // hasEventMessage is the fast path: it looks for a "message" key whose value
 // is one of the event messages, without decoding the record. It may accept a
 // record that the full decode then rejects, never the other way round.
+//
+// Keys are found left to right, each search resuming just after the last
+// key found (as repeated bytes.Index calls would), and a key counts only if
+// a string value follows it.
 func hasEventMessage(rec []byte) bool {
-	for rest := rec; ; {
-		i := bytes.Index(rest, messageKey)
+	for from := 0; ; {
+		i := indexMessageKey(rec, from)
 		if i < 0 {
 			return false
 		}
-		rest = rest[i+len(messageKey):]
-		j := 0
-		for j < len(rest) && isSpace(rest[j]) {
-			j++
-		}
-		if j >= len(rest) || rest[j] != ':' {
-			continue
-		}
-		j++
-		for j < len(rest) && isSpace(rest[j]) {
-			j++
-		}
-		if j >= len(rest) || rest[j] != '"' {
-			continue
-		}
-		val := rest[j+1:]
-		end := bytes.IndexByte(val, '"')
-		if end < 0 {
+		from = i + len(messageKey)
+		switch messageValue(rec[from:]) {
+		case valueEvent:
+			return true
+		case valueUnterminated:
 			return false
 		}
-		if bytes.IndexByte(val[:end], '\\') >= 0 {
-			// Escaped text: let the full decode unescape and judge it.
-			return true
+	}
+}
+
+// messageKeyG is the index in messageKey of its only 'g', the byte the search
+// anchors on: JSON is full of quotes (every key and string starts one, so an
+// anchor on '"' stops every few bytes), a 'g' is rare.
+const messageKeyG = 6
+
+// indexMessageKey returns the index of the first messageKey in rec at or
+// after from, or -1.
+func indexMessageKey(rec []byte, from int) int {
+	for p := from + messageKeyG; p < len(rec); p++ {
+		j := bytes.IndexByte(rec[p:], 'g')
+		if j < 0 {
+			return -1
 		}
-		if _, ok := messageKinds[string(val[:end])]; ok {
-			return true
+		p += j
+		start := p - messageKeyG
+		if start+len(messageKey) <= len(rec) && string(rec[start:start+len(messageKey)]) == string(messageKey) {
+			return start
 		}
 	}
+	return -1
+}
+
+// messageVerdict is what follows a "message" key.
+type messageVerdict int
+
+const (
+	valueOther        messageVerdict = iota // not a string, or not an event message
+	valueEvent                              // an event message, or escaped text to judge in full
+	valueUnterminated                       // a string that never ends: nothing after it can match
+)
+
+// messageValue judges the text after a "message" key: `: "value"`.
+func messageValue(rest []byte) messageVerdict {
+	j := 0
+	for j < len(rest) && isSpace(rest[j]) {
+		j++
+	}
+	if j >= len(rest) || rest[j] != ':' {
+		return valueOther
+	}
+	j++
+	for j < len(rest) && isSpace(rest[j]) {
+		j++
+	}
+	if j >= len(rest) || rest[j] != '"' {
+		return valueOther
+	}
+	val := rest[j+1:]
+	end := bytes.IndexByte(val, '"')
+	if end < 0 {
+		return valueUnterminated
+	}
+	if bytes.IndexByte(val[:end], '\\') >= 0 {
+		// Escaped text: let the full decode unescape and judge it.
+		return valueEvent
+	}
+	if _, ok := messageKinds[string(val[:end])]; ok {
+		return valueEvent
+	}
+	return valueOther
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -31,6 +31,9 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var ev Event
 		trimmed := bytes.TrimSpace(rec)
+		if hasEventMessage(rec) != hasEventMessageRef(rec) {
+			t.Fatalf("fast path and its reference disagree on %q", rec)
+		}
 		if len(trimmed) > 1 && trimmed[0] == '{' && trimmed[len(trimmed)-1] == '}' &&
 			bytes.Contains(trimmed, messageKey) && !hasEventMessage(trimmed) {
 			if ok, _ := d.decodeCandidate(trimmed, &ev); ok {

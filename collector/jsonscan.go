@@ -3,6 +3,8 @@ package collector
 import (
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/jsonstring"
 )
 
 // valueKind is the JSON type of a scanned value.
@@ -87,23 +89,20 @@ func (s *scanner) str() ([]byte, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
-	s.i++
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			out := s.b[start:s.i]
-			s.i++
-			return out, true
-		case c == '\\':
-			return s.escapedStr(start)
-		case c < 0x20:
-			return nil, false
-		}
-		s.i++
+	start := s.i + 1
+	s.i = start + jsonstring.Stop(s.b[start:])
+	if s.i >= len(s.b) {
+		return nil, false
 	}
-	return nil, false
+	switch s.b[s.i] {
+	case '"':
+		out := s.b[start:s.i]
+		s.i++
+		return out, true
+	case '\\':
+		return s.escapedStr(start)
+	}
+	return nil, false // a control character
 }
 
 // escapedStr finishes a string that contains escapes, unescaping it into
@@ -112,50 +111,59 @@ func (s *scanner) escapedStr(start int) ([]byte, bool) {
 	from := len(s.scratch)
 	s.scratch = append(s.scratch, s.b[start:s.i]...)
 	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
+		n := jsonstring.Stop(s.b[s.i:])
+		s.scratch = append(s.scratch, s.b[s.i:s.i+n]...)
+		s.i += n
+		if s.i >= len(s.b) {
+			return nil, false
+		}
+		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++
 			return s.scratch[from:len(s.scratch):len(s.scratch)], true
 		case c < 0x20:
 			return nil, false
-		case c != '\\':
-			s.scratch = append(s.scratch, c)
-			s.i++
-			continue
 		}
-		if s.i+1 >= len(s.b) {
-			return nil, false
-		}
-		e := s.b[s.i+1]
-		s.i += 2
-		switch e {
-		case '"', '\\', '/':
-			s.scratch = append(s.scratch, e)
-		case 'b':
-			s.scratch = append(s.scratch, '\b')
-		case 'f':
-			s.scratch = append(s.scratch, '\f')
-		case 'n':
-			s.scratch = append(s.scratch, '\n')
-		case 'r':
-			s.scratch = append(s.scratch, '\r')
-		case 't':
-			s.scratch = append(s.scratch, '\t')
-		case 'u':
-			r, ok := s.hex4()
-			if !ok {
-				return nil, false
-			}
-			if utf16.IsSurrogate(r) {
-				r = s.lowSurrogate(r)
-			}
-			s.scratch = utf8.AppendRune(s.scratch, r)
-		default:
+		if !s.escape() {
 			return nil, false
 		}
 	}
 	return nil, false
+}
+
+// escape decodes the escape sequence at s.i into the scratch buffer.
+func (s *scanner) escape() bool {
+	if s.i+1 >= len(s.b) {
+		return false
+	}
+	e := s.b[s.i+1]
+	s.i += 2
+	switch e {
+	case '"', '\\', '/':
+		s.scratch = append(s.scratch, e)
+	case 'b':
+		s.scratch = append(s.scratch, '\b')
+	case 'f':
+		s.scratch = append(s.scratch, '\f')
+	case 'n':
+		s.scratch = append(s.scratch, '\n')
+	case 'r':
+		s.scratch = append(s.scratch, '\r')
+	case 't':
+		s.scratch = append(s.scratch, '\t')
+	case 'u':
+		r, ok := s.hex4()
+		if !ok {
+			return false
+		}
+		if utf16.IsSurrogate(r) {
+			r = s.lowSurrogate(r)
+		}
+		s.scratch = utf8.AppendRune(s.scratch, r)
+	default:
+		return false
+	}
+	return true
 }
 
 // lowSurrogate pairs a high surrogate with the \uXXXX that should follow it;

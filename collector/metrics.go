@@ -10,10 +10,10 @@ import (
 // (seconds) to one left open for a day.
 var sessionDurationBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400}
 
-// counterVec and histogramVec are capped families (see cappedVec).
+// counterVec and durationVec are capped families (see cappedVec).
 type (
-	counterVec   = *cappedVec[prometheus.Counter]
-	histogramVec = *cappedVec[prometheus.Observer]
+	counterVec  = *cappedVec[prometheus.Counter]
+	durationVec = *cappedVec[*histogram]
 )
 
 // metrics are the exporter's outputs: every metric the log stream feeds.
@@ -21,7 +21,7 @@ type (
 type metrics struct {
 	sessionsStarted counterVec
 	sessionsEnded   counterVec
-	sessionDuration histogramVec
+	sessionDuration durationVec
 	sessionsActive  gaugeVec
 	portsStolen     counterVec
 	portsMirrored   counterVec
@@ -35,7 +35,13 @@ type metrics struct {
 	seatLimitUsers    *prometheus.GaugeVec
 	messagesProcessed counterVec
 
-	events          *prometheus.CounterVec
+	events *prometheus.CounterVec
+	// byKind are the series of events for each event, got once to spare
+	// Apply client_golang's lookup by label value.
+	byKind [kindCount]prometheus.Counter
+	// lastEventSet is lastEvent's series once it was first set; it does
+	// not exist before.
+	lastEventSet    prometheus.Gauge
 	sessionsExpired prometheus.Counter
 	sessionsTracked prometheus.GaugeFunc
 	series          *seriesMetrics
@@ -57,7 +63,7 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 	self := newSeriesMetrics()
 	raw := struct {
 		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *prometheus.CounterVec
-		sessionDuration                                                                                             *prometheus.HistogramVec
+		sessionDuration                                                                                             *histogramVec
 		sessionsActive, portsActive                                                                                 *prometheus.GaugeVec
 	}{
 		sessionsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -68,14 +74,12 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 			Name: "mirrord_sessions_ended_total",
 			Help: "mirrord sessions ended (Session End records), including those whose start was not seen.",
 		}, labels),
-		sessionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                            "mirrord_session_duration_seconds",
-			Help:                            "Duration of ended mirrord sessions, from the session_duration field of Session End.",
-			Buckets:                         sessionDurationBuckets,
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: 0, // never reset: counts must stay exact; coarsen instead
-		}, labels),
+		// Our own histogram rather than client_golang's, whose state cannot
+		// be restored; it keeps classic and native buckets, and coarsens the
+		// native ones rather than reset them, so that counts stay exact.
+		sessionDuration: newHistogramVec("mirrord_session_duration_seconds",
+			"Duration of ended mirrord sessions, from the session_duration field of Session End.",
+			labels, sessionDurationBuckets),
 		sessionsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mirrord_sessions_active",
 			Help: "mirrord sessions started and not yet ended (distinct session ids).",
@@ -111,7 +115,7 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 	m := &metrics{
 		sessionsStarted: capped("mirrord_sessions_started_total", raw.sessionsStarted, 0),
 		sessionsEnded:   capped("mirrord_sessions_ended_total", raw.sessionsEnded, 0),
-		sessionDuration: newCappedVec[prometheus.Observer]("mirrord_session_duration_seconds", raw.sessionDuration, fixed(0), lim, now, self),
+		sessionDuration: newCappedVec[*histogram]("mirrord_session_duration_seconds", raw.sessionDuration, fixed(0), lim, now, self),
 		sessionsActive:  gaugeVec{newCappedVec[prometheus.Gauge]("mirrord_sessions_active", raw.sessionsActive, fixed(0), lim, now, self)},
 		portsStolen:     capped("mirrord_ports_stolen_total", raw.portsStolen, 1),
 		portsMirrored:   capped("mirrord_ports_mirrored_total", raw.portsMirrored, 0),
@@ -152,7 +156,7 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied, m.messagesProcessed,
 	}
 	for k := SessionStart; k < kindCount; k++ {
-		m.events.WithLabelValues(k.String())
+		m.byKind[k] = m.events.WithLabelValues(k.String())
 	}
 	cs := []prometheus.Collector{
 		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
@@ -166,4 +170,20 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 		}
 	}
 	return m, nil
+}
+
+// event returns the series of events for k.
+func (m *metrics) event(k Kind) prometheus.Counter {
+	if k >= SessionStart && k < kindCount {
+		return m.byKind[k]
+	}
+	return m.events.WithLabelValues(k.String()) // no such event is decoded
+}
+
+// lastEventGauge returns the series of lastEvent, creating it on first use.
+func (m *metrics) lastEventGauge() prometheus.Gauge {
+	if m.lastEventSet == nil {
+		m.lastEventSet = m.lastEvent.WithLabelValues()
+	}
+	return m.lastEventSet
 }

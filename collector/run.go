@@ -4,9 +4,12 @@ import "time"
 
 // Run applies events until the channel is closed; on every tick it expires
 // sessions older than the maximum age, and series idle for longer than the
-// series TTL, at the tick's time. Run is the one goroutine that owns the
-// Collector's state.
-func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time) {
+// series TTL, at the tick's time. On every snapshot request it sends the
+// state on the request's channel, once it has applied every event already
+// in events: the caller pauses the producers first, so that the state
+// covers exactly what they sent. Run is the one goroutine that owns the
+// Collector's state; nil ticks or snapshots are never ready.
+func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <-chan chan<- *State) {
 	for {
 		select {
 		case ev, ok := <-events:
@@ -17,6 +20,28 @@ func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time) {
 		case now := <-ticks:
 			c.Expire(now)
 			c.ExpireSeries(now)
+		case req := <-snapshots:
+			closed := c.drain(events)
+			req <- c.Snapshot()
+			if closed {
+				return
+			}
+		}
+	}
+}
+
+// drain applies the events in the channel's buffer without waiting for more,
+// and reports whether the channel was closed.
+func (c *Collector) drain(events <-chan Event) bool {
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return true
+			}
+			c.Apply(&ev)
+		default:
+			return false
 		}
 	}
 }

@@ -50,8 +50,8 @@ func (m *seriesMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.series, m.overflow, m.expired}
 }
 
-// vec is what cappedVec needs of a client_golang vector: CounterVec,
-// GaugeVec and HistogramVec all have it.
+// vec is what cappedVec needs of a vector: client_golang's CounterVec and
+// GaugeVec, and our histogramVec, have it.
 type vec[T any] interface {
 	prometheus.Collector
 	WithLabelValues(...string) T
@@ -69,6 +69,15 @@ type seriesState struct {
 	overflow bool
 }
 
+// child is one series of a capped family: its state and its metric, got
+// from the vector once when the series is created so that updates skip
+// client_golang's lookup by label values. It lives exactly as long as the
+// metric is in the vector: expire deletes both.
+type child[T any] struct {
+	seriesState
+	metric T
+}
+
 // cappedVec wraps one labelled metric family: it lets at most max label
 // tuples have a series of their own and routes the rest to the overflow
 // series, and deletes series untouched for ttl. Only the collector's
@@ -80,7 +89,7 @@ type cappedVec[T any] struct {
 	max    int    // 0: no cap
 	ttl    time.Duration
 	now    func() time.Time
-	series map[string]*seriesState
+	series map[string]*child[T]
 	normal int // series that are not overflow series
 	self   *seriesMetrics
 	key    []byte // scratch for map keys
@@ -92,29 +101,28 @@ func newCappedVec[T any](name string, v vec[T], fixed []bool, lim Limits, now fu
 	self.expired.WithLabelValues(name)
 	return &cappedVec[T]{
 		name: name, vec: v, fixed: fixed, max: lim.MaxSeries, ttl: lim.SeriesTTL, now: now,
-		series: make(map[string]*seriesState), self: self,
+		series: make(map[string]*child[T]), self: self,
 	}
 }
 
-// with returns the metric for values, or for the overflow tuple when values
-// would be a series past the cap, and the state of the series it chose.
-func (c *cappedVec[T]) with(values ...string) (T, *seriesState) {
-	st := c.lookup(values)
-	st.touched = c.now()
-	return c.vec.WithLabelValues(st.values...), st
+// with returns the series of values, or of the overflow tuple when values
+// would be a series past the cap, marked as touched now. values may be
+// scratch: a new series keeps a copy.
+func (c *cappedVec[T]) with(values ...string) *child[T] {
+	ch := c.lookup(values)
+	ch.touched = c.now()
+	return ch
 }
 
-func (c *cappedVec[T]) lookup(values []string) *seriesState {
+func (c *cappedVec[T]) lookup(values []string) *child[T] {
 	c.setKey(values)
-	if st, ok := c.series[string(c.key)]; ok {
-		return st
+	if ch, ok := c.series[string(c.key)]; ok {
+		return ch
 	}
 	if c.max <= 0 || c.normal < c.max {
-		st := &seriesState{values: append([]string(nil), values...)}
-		c.series[string(c.key)] = st
+		ch := c.add(seriesState{values: append([]string(nil), values...)})
 		c.normal++
-		c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
-		return st
+		return ch
 	}
 	c.self.overflow.WithLabelValues(c.name).Inc()
 	over := make([]string, len(values))
@@ -126,13 +134,20 @@ func (c *cappedVec[T]) lookup(values []string) *seriesState {
 		}
 	}
 	c.setKey(over)
-	st, ok := c.series[string(c.key)]
+	ch, ok := c.series[string(c.key)]
 	if !ok {
-		st = &seriesState{values: over, overflow: true}
-		c.series[string(c.key)] = st
-		c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+		ch = c.add(seriesState{values: over, overflow: true})
 	}
-	return st
+	return ch
+}
+
+// add creates the series of st.values, whose key is in c.key, with its
+// metric.
+func (c *cappedVec[T]) add(st seriesState) *child[T] {
+	ch := &child[T]{seriesState: st, metric: c.vec.WithLabelValues(st.values...)}
+	c.series[string(c.key)] = ch
+	c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+	return ch
 }
 
 // setKey writes the map key of values into c.key; looking a []byte up as
@@ -159,6 +174,8 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 		if st.held != 0 || now.Sub(st.touched) < c.ttl {
 			continue
 		}
+		// The child's metric goes with it: a series created again for
+		// these values gets a new metric from the vector.
 		c.vec.DeleteLabelValues(st.values...)
 		delete(c.series, k)
 		if !st.overflow {
@@ -177,19 +194,22 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 // matching decrements.
 type gaugeVec struct{ *cappedVec[prometheus.Gauge] }
 
+// gaugeChild is a series of a gaugeVec.
+type gaugeChild = *child[prometheus.Gauge]
+
 // inc adds one to the series of values (or its overflow series) and returns
 // the series, which the matching dec must be given.
-func (g gaugeVec) inc(values ...string) *seriesState {
-	m, st := g.with(values...)
-	st.held++
-	m.Inc()
-	return st
+func (g gaugeVec) inc(values ...string) gaugeChild {
+	ch := g.with(values...)
+	ch.held++
+	ch.metric.Inc()
+	return ch
 }
 
-// dec takes one off a series inc returned. The series still exists: one that
-// is held is never expired.
-func (g gaugeVec) dec(st *seriesState) {
-	st.held--
-	st.touched = g.now()
-	g.vec.WithLabelValues(st.values...).Dec()
+// dec takes one off a series inc returned. The series, and so its metric,
+// still exists: one that is held is never expired.
+func (g gaugeVec) dec(ch gaugeChild) {
+	ch.held--
+	ch.touched = g.now()
+	ch.metric.Dec()
 }

@@ -260,7 +260,7 @@ func TestRunExpiresSeriesOnTick(t *testing.T) {
 	events, ticks := make(chan Event), make(chan time.Time)
 	done := make(chan struct{})
 	go func() {
-		c.Run(events, ticks)
+		c.Run(events, ticks, nil)
 		close(done)
 	}()
 	events <- ev
@@ -272,5 +272,53 @@ func TestRunExpiresSeriesOnTick(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(c.m.series.expired.WithLabelValues("mirrord_sessions_active")); got != 0 {
 		t.Errorf("expired active series = %v, want 0: the session is still active", got)
+	}
+}
+
+// TestSeriesTTLRecreatedSeriesGetsNewMetric: a series updated again after it
+// expired starts from zero on a new metric, in the exposition and in the
+// state, rather than updating the metric its family held before expiry.
+func TestSeriesTTLRecreatedSeriesGetsNewMetric(t *testing.T) {
+	now := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
+	c, d, reg := limitedCollector(t, Limits{SeriesTTL: time.Hour}, &now)
+	apply(t, c, d, startOf("A", "a"), portOf("Port Steal", "A", "a", 80), startOf("A2", "a"), endOf("A2", "a"), endOf("A", "a"))
+	now = now.Add(2 * time.Hour)
+	if n := c.ExpireSeries(now); n != 6 {
+		t.Fatalf("expired %d series, want 6: started, ended, duration, active, stolen, ports active", n)
+	}
+	families := []string{"mirrord_sessions_started_total", "mirrord_sessions_active", "mirrord_ports_stolen_total", "mirrord_ports_active", "mirrord_session_duration_seconds"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(""), families...); err != nil {
+		t.Errorf("expired series still exposed: %v", err)
+	}
+	apply(t, c, d, startOf("B", "a"), portOf("Port Steal", "B", "a", 80))
+	want := `
+# HELP mirrord_ports_active Ports currently stolen or mirrored, released by Port Release or by the end of their session.
+# TYPE mirrord_ports_active gauge
+mirrord_ports_active{client_name="a",client_user="u",mode="steal",target_name="p",target_namespace="",target_type="pod"} 1
+# HELP mirrord_ports_stolen_total Ports stolen by mirrord sessions (Port Steal records); http_filtered tells whether the client set an HTTP filter.
+# TYPE mirrord_ports_stolen_total counter
+mirrord_ports_stolen_total{client_name="a",client_user="u",http_filtered="false",target_name="p",target_namespace="",target_type="pod"} 1
+# HELP mirrord_sessions_active mirrord sessions started and not yet ended (distinct session ids).
+# TYPE mirrord_sessions_active gauge
+mirrord_sessions_active{client_name="a",client_user="u",target_name="p",target_namespace="",target_type="pod"} 1
+# HELP mirrord_sessions_started_total mirrord sessions started (Session Start records).
+# TYPE mirrord_sessions_started_total counter
+mirrord_sessions_started_total{client_name="a",client_user="u",target_name="p",target_namespace="",target_type="pod"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), families...); err != nil {
+		t.Error(err)
+	}
+	// The state reads the new metrics too.
+	for _, fs := range c.Snapshot().Families {
+		for _, ss := range fs.Series {
+			if ss.Value != nil && *ss.Value != 1 {
+				t.Errorf("state of %s %q: value %v, want 1", fs.Name, ss.Values, *ss.Value)
+			}
+		}
+	}
+	// The gauges come down on the new metrics.
+	apply(t, c, d, endOf("B", "a"))
+	if got := total(t, c.m.sessionsActive.vec) + total(t, c.m.portsActive.vec); got != 0 {
+		t.Errorf("active gauges sum to %v after the end, want 0", got)
 	}
 }

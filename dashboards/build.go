@@ -416,7 +416,7 @@ func exporter() Dashboard {
 	s := `{job=~"$job", instance=~"$instance"}`
 	return Dashboard{
 		File: "mirrord-exporter.json", UID: "mirrord-exporter-health", Title: "mirrord / Exporter health",
-		Description: "Is the exporter reading the operator's log, and reading it well: lines, bytes, malformed lines, files, series and the series cap.",
+		Description: "Is the exporter reading the operator's log, and reading it well: lines, bytes, malformed lines, files, Kubernetes log streams, state saves, series and the series cap.",
 		Vars: []Var{
 			{"job", "Job", `label_values(mirrord_exporter_build_info, job)`},
 			{"instance", "Instance", `label_values(mirrord_exporter_build_info{job=~"$job"}, instance)`},
@@ -471,6 +471,41 @@ func exporter() Dashboard {
 				Queries: []Query{
 					{`sum by (instance) (scrape_samples_scraped` + s + `)`, "samples {{instance}}"},
 					{`sum by (instance) (scrape_series_added` + s + `)`, "series added {{instance}}"},
+				}},
+
+			{Type: "timeseries", Title: "Kubernetes streams open", Unit: "short", W: 6, H: 8,
+				Description: "Pod log streams open to the Kubernetes API server (--kubernetes), by instance. Below Kubernetes pods followed: streams are reconnecting; see Kubernetes reconnects and Kubernetes API errors. No data: no instance runs with --kubernetes.",
+				Queries:     []Query{{`sum by (instance) (mirrord_exporter_kubernetes_streams_open` + s + `)`, "{{instance}}"}}},
+			{Type: "timeseries", Title: "Kubernetes pods followed", Unit: "short", W: 6, H: 8,
+				Description: "Operator pods matching --kubernetes.label-selector in --kubernetes.namespace whose container log is followed (streaming, or waiting to reconnect), by instance. 0: no pod matches, or listing pods is refused (see Kubernetes API errors).",
+				Queries:     []Query{{`sum by (instance) (mirrord_exporter_kubernetes_pods_followed` + s + `)`, "{{instance}}"}}},
+			{Type: "timeseries", Title: "Kubernetes reconnects", Unit: "short", W: 6, H: 8, Stack: true,
+				Description: "Pod log streams and pod watches opened again per second, by why the previous one ended. eof and watch_expired now and then are normal (stream timeouts, container restarts); steady error, forbidden or not_found are not.",
+				Queries:     []Query{{`sum by (reason) (rate(mirrord_exporter_kubernetes_reconnects_total` + s + `[$__rate_interval]))`, "{{reason}}"}}},
+			{Type: "timeseries", Title: "Kubernetes API errors", Unit: "short", W: 6, H: 8, Stack: true,
+				Description: "Failed Kubernetes API requests per second, by operation (list, watch, logs) and HTTP status (none: no response). 403: the exporter's service account lacks list and watch on pods or get on pods/log; 404 on logs: the pod is gone.",
+				Queries:     []Query{{`sum by (op, code) (rate(mirrord_exporter_kubernetes_api_errors_total` + s + `[$__rate_interval]))`, "{{op}} {{code}}"}}},
+
+			{Type: "timeseries", Title: "State save age", Unit: "s", W: 6, H: 8,
+				Description: "Time since each instance last saved its --state.file. It grows past --state.save-interval when saves fail (see State saves): after a restart the exporter would read everything since the last good save again. No data: no instance runs with --state.file.",
+				Queries:     []Query{{`max by (instance) (time() - mirrord_exporter_state_last_save_timestamp_seconds` + s + `)`, "{{instance}}"}}},
+			{Type: "timeseries", Title: "State saves", Unit: "short", W: 6, H: 8,
+				Description: "State file saves per second that succeeded and that failed, by instance. Failures keep the previous file; the exporter's log says why.",
+				Queries: []Query{
+					{`sum by (instance) (rate(mirrord_exporter_state_saves_total` + s + `[$__rate_interval]))`, "saved {{instance}}"},
+					{`sum by (instance) (rate(mirrord_exporter_state_save_failures_total` + s + `[$__rate_interval]))`, "failed {{instance}}"},
+				}},
+			{Type: "timeseries", Title: "State file size", Unit: "bytes", W: 4, H: 8,
+				Description: "Size of the state file last saved, by instance: it grows with open sessions and series.",
+				Queries:     []Query{{`max by (instance) (mirrord_exporter_state_size_bytes` + s + `)`, "{{instance}}"}}},
+			{Type: "timeseries", Title: "Snapshot pause", Unit: "s", W: 4, H: 8,
+				Description: "How long the last state save held the inputs still to take its snapshot, by instance (the file is written after they resume). It grows with open sessions and series.",
+				Queries:     []Query{{`max by (instance) (mirrord_exporter_state_snapshot_pause_seconds` + s + `)`, "{{instance}}"}}},
+			{Type: "stat", Title: "Resumed from state", Unit: "short", W: 4, H: 8,
+				Description: "Instances whose current run resumed from their --state.file, out of those that have one. Fewer than all: a run started afresh (no file yet, or one that could not be used and was set aside as .corrupt-<time>; the exporter's log says why).",
+				Queries: []Query{
+					{`sum(mirrord_exporter_state_restored` + s + `)`, "resumed"},
+					{`count(mirrord_exporter_state_restored` + s + `)`, "with a state file"},
 				}},
 
 			{Type: "timeseries", Title: "Series per family", Unit: "short", W: 8, H: 8,

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
@@ -35,9 +36,11 @@ var substitutions = strings.NewReplacer(
 	"$job", ".*", "$instance", ".*",
 )
 
-// TestEndToEnd runs the exporter on a generated operator log and a real
-// Prometheus scraping it, then every dashboard query and variable through
-// Prometheus' HTTP API: each must parse and return data.
+// TestEndToEnd runs the exporter on a generated operator log, a second one
+// following a generated operator pod's log through a fake Kubernetes API
+// server, and a real Prometheus scraping both, then every dashboard query
+// and variable through Prometheus' HTTP API: each must parse and return
+// data.
 func TestEndToEnd(t *testing.T) {
 	promBin := prometheustest.Tool(t, "prometheus")
 	// Hang guard: the processes are killed when the context ends.
@@ -71,9 +74,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	exporterAddr := freeAddr(t)
-	start(ctx, t, "exporter", exporterBin, "--log.path="+logPath, "--web.listen-address="+exporterAddr)
+	start(ctx, t, "exporter", exporterBin, "--log.path="+logPath, "--web.listen-address="+exporterAddr,
+		"--state.file="+filepath.Join(dir, "exporter.state"), "--state.save-interval=1s")
 	waitFor(ctx, t, "exporter ready", func() bool { return httpOK("http://" + exporterAddr + "/-/ready") })
 
+	kubeAddr := startKubernetesExporter(ctx, t, exporterBin)
+
+	// Both instances in one job, as two replicas would be: the dashboards'
+	// $job and $instance take "All".
 	promAddr := freeAddr(t)
 	promURL := "http://" + promAddr
 	rules := rulesForTest(t, dir)
@@ -81,8 +89,8 @@ func TestEndToEnd(t *testing.T) {
 rule_files: [%s]
 scrape_configs:
   - job_name: mirrord-exporter
-    static_configs: [{targets: ["%s"]}]
-`, strings.Join(rules, ", "), exporterAddr)
+    static_configs: [{targets: ["%s", "%s"]}]
+`, strings.Join(rules, ", "), exporterAddr, kubeAddr)
 	configPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
@@ -90,7 +98,7 @@ scrape_configs:
 	start(ctx, t, "prometheus", promBin, "--config.file="+configPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
 	waitFor(ctx, t, "prometheus ready", func() bool { return httpOK(promURL + "/-/ready") })
-	waitScrapes(ctx, t, promURL, time.Now().Add(3*time.Second))
+	waitScrapes(ctx, t, promURL, 2, time.Now().Add(3*time.Second))
 
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -104,9 +112,12 @@ scrape_configs:
 		return exposition(t, "http://"+exporterAddr+"/metrics")["mirrord_exporter_log_bytes_total"] >= float64(len(all))
 	})
 	// A few scrapes and rule evaluations after the growth.
-	waitScrapes(ctx, t, promURL, time.Now().Add(4*time.Second))
+	waitScrapes(ctx, t, promURL, 2, time.Now().Add(4*time.Second))
 
 	exported := exposition(t, "http://"+exporterAddr+"/metrics")
+	for name, v := range exposition(t, "http://"+kubeAddr+"/metrics") {
+		exported[name] += v
+	}
 	recorded := recordedNames(t)
 	for _, name := range sortedFiles(t) {
 		var d Dashboard
@@ -142,6 +153,59 @@ scrape_configs:
 		}
 		checkNames(t, path, string(b), exported, recorded)
 	}
+}
+
+// startKubernetesExporter runs a second exporter with --kubernetes against
+// a fake API server (package kubetest) serving one operator pod, whose log
+// is generated, and gives its listen address once it has read all of the
+// log. The stream status is not trivial: the first log request is refused
+// with 403 and the stream ends once in the middle of the log, so that
+// reconnects and API errors have samples other than 0.
+func startKubernetesExporter(ctx context.Context, t *testing.T, exporterBin string) string {
+	t.Helper()
+	var log bytes.Buffer
+	truth, err := loggen.Generate(&log, loggen.Config{
+		Seed: 2, Sessions: 60, Wrapper: loggen.Raw, NoiseRatio: 0.6, Nasty: true,
+		Start: time.Now().Add(-time.Hour), Span: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
+	if len(texts) != truth.Lines {
+		t.Fatalf("generated %d lines, truth says %d", len(texts), truth.Lines)
+	}
+	// The runtime's timestamps, a millisecond apart: the log was written
+	// over the last minutes.
+	stamp := time.Now().Add(-time.Duration(len(texts)) * time.Millisecond).Truncate(time.Second)
+	lines := make([]kubetest.Line, len(texts))
+	for i, text := range texts {
+		lines[i] = kubetest.Line{Time: stamp.Add(time.Duration(i) * time.Millisecond), Text: text}
+	}
+
+	// Closed after the exporter is killed (cleanups run last first).
+	kube := kubetest.Start(t, kubetest.Config{})
+	pod := kube.AddPod("mirrord-operator-7d9f-0", kubetest.PodOptions{
+		ForbidLogs: 1,
+		Cuts:       []kubetest.Cut{{At: len(lines) / 2, Clean: true}},
+	})
+	kube.Append(pod, lines...)
+
+	addr := freeAddr(t)
+	start(ctx, t, "kubernetes exporter", exporterBin, "--kubernetes",
+		"--kubernetes.kubeconfig="+kube.Kubeconfig(), "--web.listen-address="+addr)
+	waitFor(ctx, t, "kubernetes exporter ready", func() bool { return httpOK("http://" + addr + "/-/ready") })
+	waitFor(ctx, t, "kubernetes exporter to read the pod's log", func() bool {
+		m := exposition(t, "http://"+addr+"/metrics")
+		return m["mirrord_exporter_log_lines_total"] >= float64(len(lines)) &&
+			m["mirrord_exporter_kubernetes_streams_open"] == 1
+	})
+	m := exposition(t, "http://"+addr+"/metrics")
+	if m["mirrord_exporter_kubernetes_reconnects_total"] < 2 || m["mirrord_exporter_kubernetes_api_errors_total"] < 1 {
+		t.Errorf("kubernetes exporter: %v reconnects and %v API errors, want at least 2 and 1 (a 403 and a stream end)",
+			m["mirrord_exporter_kubernetes_reconnects_total"], m["mirrord_exporter_kubernetes_api_errors_total"])
+	}
+	return addr
 }
 
 // sortedFiles lists the dashboards on disk, which TestGenerated ties to All.
@@ -267,21 +331,29 @@ func api(ctx context.Context, t *testing.T, u string, data any) {
 	}
 }
 
-// waitScrapes waits until Prometheus holds a scrape of the exporter taken
-// after the given time.
-func waitScrapes(ctx context.Context, t *testing.T, promURL string, after time.Time) {
+// waitScrapes waits until Prometheus holds, of each of the exporters, a
+// successful scrape taken after the given time. The timestamps are those of
+// the up samples: timestamp() of an expression such as up == 1 would give
+// the evaluation time instead.
+func waitScrapes(ctx context.Context, t *testing.T, promURL string, targets int, after time.Time) {
 	t.Helper()
+	const expr = `timestamp(up{job="mirrord-exporter"}) and (up{job="mirrord-exporter"} == 1)`
 	waitFor(ctx, t, "scrapes", func() bool {
 		var data struct {
 			Result []struct{ Value [2]any }
 		}
-		api(ctx, t, promURL+"/api/v1/query?"+url.Values{"query": {`min(timestamp(up{job="mirrord-exporter"} == 1))`}}.Encode(), &data)
-		if len(data.Result) == 0 {
+		api(ctx, t, promURL+"/api/v1/query?"+url.Values{"query": {expr}}.Encode(), &data)
+		if len(data.Result) < targets {
 			return false
 		}
-		s, _ := data.Result[0].Value[1].(string)
-		ts, _ := strconv.ParseFloat(s, 64)
-		return ts >= float64(after.UnixMilli())/1000
+		for _, r := range data.Result {
+			s, _ := r.Value[1].(string)
+			ts, _ := strconv.ParseFloat(s, 64)
+			if ts < float64(after.UnixMilli())/1000 {
+				return false
+			}
+		}
+		return true
 	})
 }
 

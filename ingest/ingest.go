@@ -53,6 +53,12 @@ type Pipeline struct {
 	warnMu        sync.Mutex
 	lastWarn      map[collector.Reason]time.Time
 	suppressed    map[collector.Reason]int
+
+	// sinks are the live streams by name, whose joins a snapshot saves;
+	// savedJoins the joins restored for streams not made yet.
+	sinksMu    sync.Mutex
+	sinks      map[string]*sink
+	savedJoins map[string][]unwrap.Join
 }
 
 // New registers the pipeline's self-metrics and returns it.
@@ -80,6 +86,8 @@ func New(cfg Config) (*Pipeline, error) {
 		}, []string{"reason"}),
 		lastWarn:   make(map[collector.Reason]time.Time),
 		suppressed: make(map[collector.Reason]int),
+		sinks:      make(map[string]*sink),
+		savedJoins: make(map[string][]unwrap.Join),
 	}
 	for _, r := range append(collector.DecodeReasons, ReasonTooLong, ReasonInvalidWrapper, ReasonUnterminatedPartial) {
 		p.malformed.WithLabelValues(string(r))
@@ -109,6 +117,14 @@ func (p *Pipeline) NewSink(input, name string) source.Sink {
 	for i, w := range []unwrap.Format{unwrap.JSON, unwrap.Docker, unwrap.CRI} {
 		s.records[i] = p.records.WithLabelValues(w.String())
 	}
+	p.sinksMu.Lock()
+	defer p.sinksMu.Unlock()
+	if joins, ok := p.savedJoins[name]; ok {
+		delete(p.savedJoins, name)
+		// Checked by Restore against a stream like this one.
+		_ = s.stream.RestoreJoins(joins)
+	}
+	p.sinks[name] = s
 	return s
 }
 
@@ -122,11 +138,17 @@ type sink struct {
 	bytes   prometheus.Counter
 	records [3]prometheus.Counter // by wrapper: JSON, Docker, CRI
 	ev      collector.Event
+
+	// Counted since the last Flush: an atomic add per line on counters
+	// that scrapes read from the other core costs more than the rest of
+	// rejecting a line that is no event.
+	newLines, newBytes int64
+	newRecords         [3]int64
 }
 
 func (s *sink) Line(line []byte) {
-	s.lines.Inc()
-	s.bytes.Add(float64(len(line) + 1))
+	s.newLines++
+	s.newBytes += int64(len(line) + 1)
 	payload, st := s.stream.Push(line)
 	switch st {
 	case unwrap.Record:
@@ -140,12 +162,33 @@ func (s *sink) Line(line []byte) {
 }
 
 func (s *sink) LineTooLong(size int) {
-	s.lines.Inc()
-	s.bytes.Add(float64(size + 1))
+	s.newLines++
+	s.newBytes += int64(size + 1)
 	s.p.reject(ReasonTooLong, s.name, nil)
 }
 
+// Flush publishes the counts of the lines since the last Flush.
+func (s *sink) Flush() {
+	if s.newLines == 0 {
+		return
+	}
+	s.lines.Add(float64(s.newLines))
+	s.bytes.Add(float64(s.newBytes))
+	for i, n := range s.newRecords {
+		if n > 0 {
+			s.records[i].Add(float64(n))
+		}
+	}
+	s.newLines, s.newBytes, s.newRecords = 0, 0, [3]int64{}
+}
+
 func (s *sink) Close() {
+	s.Flush()
+	s.p.sinksMu.Lock()
+	if s.p.sinks[s.name] == s {
+		delete(s.p.sinks, s.name)
+	}
+	s.p.sinksMu.Unlock()
 	for n := s.stream.Flush(); n > 0; n-- {
 		s.p.reject(ReasonUnterminatedPartial, s.name, nil)
 	}
@@ -154,11 +197,11 @@ func (s *sink) Close() {
 func (s *sink) countRecord() {
 	switch s.stream.Wrapper() {
 	case unwrap.Docker:
-		s.records[1].Inc()
+		s.newRecords[1]++
 	case unwrap.CRI:
-		s.records[2].Inc()
+		s.newRecords[2]++
 	default:
-		s.records[0].Inc()
+		s.newRecords[0]++
 	}
 }
 

@@ -77,19 +77,25 @@ func benchmarkLine(b *testing.B, lines [][]byte, size int64) {
 	}
 	done := make(chan struct{})
 	go func() {
-		c.Run(events, nil)
+		c.Run(events, nil, nil)
 		close(done)
 	}()
 	s := p.NewSink("bench", "bench.log")
 	b.SetBytes(size / int64(len(lines)))
 	b.ReportAllocs()
-	i := 0
+	// Sources flush their Sink after every chunk read (64 KiB).
+	i, unflushed := 0, 0
 	for b.Loop() {
 		s.Line(lines[i])
+		if unflushed += len(lines[i]) + 1; unflushed >= 64<<10 {
+			s.Flush()
+			unflushed = 0
+		}
 		if i++; i == len(lines) {
 			i = 0
 		}
 	}
+	s.Flush()
 	close(events)
 	<-done
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")

@@ -1,9 +1,11 @@
 package podlogs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 
+	"github.com/mirrord-exporter/mirrord-exporter/checkpoint"
 	"github.com/mirrord-exporter/mirrord-exporter/source"
 )
 
@@ -60,6 +63,14 @@ type Config struct {
 	Logger                 log.Logger
 	// Registerer takes the follower's self-metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Gate, when set, is entered around every line delivered, and the
+	// container logs publish their positions (see Positions) inside it.
+	Gate *checkpoint.Gate
+	// Resume are the positions saved by an earlier run: a container
+	// instance with one is read from there. Only the current and the
+	// previous instance of a container can be read; the logs of instances
+	// that came and went while the exporter was down are lost, and said so.
+	Resume []Position
 }
 
 // Follower follows the logs of the matching pods.
@@ -78,7 +89,13 @@ type Follower struct {
 	mu     sync.Mutex
 	pods   map[types.UID]*podState
 	denied map[string]bool // operations refused with 403, logged once until they succeed
+	// resume holds the saved positions no instance took yet, by pod UID
+	// and container ID; live the instances whose positions are saved.
+	resume map[resumeKey]Position
+	live   map[*instance]bool
 }
+
+type resumeKey struct{ podUID, containerID string }
 
 // New checks cfg, finds the API server and registers the self-metrics. It
 // does not contact the API server: Run does, and keeps retrying.
@@ -132,6 +149,10 @@ func New(cfg Config) (*Follower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("podlogs: %w", err)
 	}
+	resume := make(map[resumeKey]Position, len(cfg.Resume))
+	for _, p := range cfg.Resume {
+		resume[resumeKey{p.PodUID, p.ContainerID}] = p
+	}
 	return &Follower{
 		cfg:     cfg,
 		logger:  logger,
@@ -141,7 +162,56 @@ func New(cfg Config) (*Follower, error) {
 		ready:   make(chan struct{}),
 		pods:    make(map[types.UID]*podState),
 		denied:  make(map[string]bool),
+		resume:  resume,
+		live:    make(map[*instance]bool),
 	}, nil
+}
+
+// Positions returns the position of every container log being read. The
+// caller must hold the Gate closed: positions are published inside it,
+// with the lines delivered. Saved positions not taken yet (before the
+// first pod list) are returned too, so that a save then loses nothing.
+func (f *Follower) Positions() []Position {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Position, 0, len(f.live)+len(f.resume))
+	for in := range f.live {
+		out = append(out, in.published)
+	}
+	for _, p := range f.resume {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Position) int {
+		return cmp.Or(cmp.Compare(a.PodUID, b.PodUID), cmp.Compare(a.RestartCount, b.RestartCount), cmp.Compare(a.ContainerID, b.ContainerID))
+	})
+	return out
+}
+
+// takeResume returns the saved position of a container instance, if any,
+// and forgets it. f.mu is held.
+func (f *Follower) takeResume(podUID types.UID, containerID string) (Position, bool) {
+	k := resumeKey{string(podUID), containerID}
+	p, ok := f.resume[k]
+	delete(f.resume, k)
+	return p, ok
+}
+
+// hasResume reports whether a container instance has a saved position.
+// f.mu is held.
+func (f *Follower) hasResume(podUID types.UID, containerID string) bool {
+	_, ok := f.resume[resumeKey{string(podUID), containerID}]
+	return ok
+}
+
+// dropUnusedResume logs the saved positions of the logs no pod serves any
+// more, after the first pod list, and forgets them.
+func (f *Follower) dropUnusedResume() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, p := range f.resume {
+		level.Warn(f.logger).Log("msg", "A container log read before the restart is no longer served (pod deleted, or container restarted more than once); what was left of it is lost", "log", p.Namespace+"/"+p.Pod+"/"+p.Container, "container_id", p.ContainerID, "last_read", p.Last)
+		delete(f.resume, k)
+	}
 }
 
 // Ready is closed once the pods were first listed: until then the exporter

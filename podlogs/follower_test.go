@@ -1,14 +1,14 @@
 package podlogs
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
 )
 
 // logStart is when the fake runtime stamps the first line, a little before
@@ -51,10 +51,10 @@ func TestTwoPodsAtOnce(t *testing.T) {
 		}
 		return pipeB
 	}}
-	a := api.addPod("mirrord-operator-a", nil)
+	a := api.AddPod("mirrord-operator-a", kubetest.PodOptions{})
 	// The other node's runtime writes timestamps with a zone offset.
-	b := api.addPod("mirrord-operator-b", time.FixedZone("CEST", 2*60*60))
-	r := startFollower(t, Config{REST: api.restConfig(), NewSink: rec.newSink})
+	b := api.AddPod("mirrord-operator-b", kubetest.PodOptions{Zone: time.FixedZone("CEST", 2*60*60)})
+	r := startFollower(t, Config{REST: restConfig(api), NewSink: rec.newSink})
 	waitFor(t, "ready", func() bool { return isReady(r.f) })
 
 	stampA, stampB := newStamper(logStart), newStamper(logStart)
@@ -68,14 +68,14 @@ func TestTwoPodsAtOnce(t *testing.T) {
 	both(0, len(linesA)/2, 0, len(linesB)/2)
 	// The watch expires meanwhile (an ERROR event saying 410): the follower
 	// lists again, which changes nothing.
-	waitFor(t, "a watch", api.watching)
-	api.expireWatches(true, nil)
+	waitFor(t, "a watch", api.Watching)
+	api.ExpireWatches(true)
 	both(len(linesA)/2, len(linesA), len(linesB)/2, len(linesB))
 	// A deleted pod's log is gone once read to its end: delete only after
 	// the follower connected (here, after it read everything).
 	waitFor(t, "every line", func() bool { return rec.lines(nameA) >= len(linesA) && rec.lines(nameB) >= len(linesB) })
-	api.deletePod(a)
-	api.deletePod(b)
+	api.DeletePod(a)
+	api.DeletePod(b)
 	waitFor(t, "both logs read and closed", func() bool { return rec.closed(nameA, 1) && rec.closed(nameB, 1) })
 	checkIdle(t, r)
 	if n := reconnects(r, reasonWatchExpired); n < 1 {
@@ -100,8 +100,8 @@ func TestPodReplacedMidStream(t *testing.T) {
 	p := newPipe(t)
 	rec := &recorder{t: t, route: func(string) *pipe { return p }}
 	oldName, newName := sinkName("mirrord-operator-7d9f-old"), sinkName("mirrord-operator-7d9f-new")
-	old := api.addPod("mirrord-operator-7d9f-old", nil)
-	r := startFollower(t, Config{REST: api.restConfig(), NewSink: rec.newSink})
+	old := api.AddPod("mirrord-operator-7d9f-old", kubetest.PodOptions{})
+	r := startFollower(t, Config{REST: restConfig(api), NewSink: rec.newSink})
 
 	st := newStamper(logStart)
 	feed(api, old, st.stamp(lines[:split/2]))
@@ -109,12 +109,8 @@ func TestPodReplacedMidStream(t *testing.T) {
 	// The old operator writes its last lines and the rollout replaces it,
 	// while the follower is behind. The watch expires with the change, so
 	// the follower learns of both pods from a list.
-	api.write(old, st.stamp(lines[split/2:split]))
-	var replacement *fakePod
-	api.expireWatches(false, func() {
-		api.deletePodLocked(old)
-		replacement = api.addPodLocked("mirrord-operator-7d9f-new", nil)
-	})
+	api.Append(old, st.stamp(lines[split/2:split])...)
+	replacement := api.ReplacePod(old, "mirrord-operator-7d9f-new", kubetest.PodOptions{})
 	waitFor(t, "the old pod's log drained and closed", func() bool { return rec.closed(oldName, 1) })
 	if got := rec.lines(oldName); got != split {
 		t.Errorf("old pod: %d lines delivered, want %d", got, split)
@@ -123,7 +119,7 @@ func TestPodReplacedMidStream(t *testing.T) {
 	// collector gets the events in the generator's order.
 	feed(api, replacement, st.stamp(lines[split:]))
 	waitFor(t, "the new pod's log to be read", func() bool { return rec.lines(newName) == len(lines)-split })
-	api.deletePod(replacement)
+	api.DeletePod(replacement)
 	waitFor(t, "the new pod's log closed", func() bool { return rec.closed(newName, 1) })
 	checkIdle(t, r)
 	if n := reconnects(r, reasonWatchExpired); n < 1 {
@@ -138,10 +134,10 @@ func TestPodReplacedMidStream(t *testing.T) {
 
 // cutInGroup moves at forward to a line stamped like the line before it,
 // so that lines of one timestamp are on both sides of the cut.
-func cutInGroup(t *testing.T, lines []fakeLine, at int) int {
+func cutInGroup(t *testing.T, lines []kubetest.Line, at int) int {
 	t.Helper()
 	for ; at < len(lines); at++ {
-		if lines[at].ts.Equal(lines[at-1].ts) && lines[at+1].ts.Equal(lines[at].ts) {
+		if lines[at].Time.Equal(lines[at-1].Time) && lines[at+1].Time.Equal(lines[at].Time) {
 			return at
 		}
 	}
@@ -154,23 +150,20 @@ func TestStreamCutAndResumed(t *testing.T) {
 	lines, truth := generate(t, 4, 150)
 	stamped := newStamper(logStart).stamp(lines)
 	n := len(stamped)
-	cuts := []cut{
-		{at: cutInGroup(t, stamped, n/4), partial: true}, // connection broken mid-line
-		{at: cutInGroup(t, stamped, n/2), clean: true},   // stream timeout
-		{at: cutInGroup(t, stamped, n*3/4)},              // connection broken between lines
+	cuts := []kubetest.Cut{
+		{At: cutInGroup(t, stamped, n/4), Partial: true}, // connection broken mid-line
+		{At: cutInGroup(t, stamped, n/2), Clean: true},   // stream timeout
+		{At: cutInGroup(t, stamped, n*3/4)},              // connection broken between lines
 	}
 	p := newPipe(t)
 	rec := &recorder{t: t, route: func(string) *pipe { return p }}
 	name := sinkName("mirrord-operator-0")
-	api.mu.Lock()
-	pod := api.addPodLocked("mirrord-operator-0", nil)
-	pod.cuts = cuts
-	api.mu.Unlock()
-	r := startFollower(t, Config{REST: api.restConfig(), NewSink: rec.newSink})
+	pod := api.AddPod("mirrord-operator-0", kubetest.PodOptions{Cuts: cuts})
+	r := startFollower(t, Config{REST: restConfig(api), NewSink: rec.newSink})
 
 	feed(api, pod, stamped)
 	waitFor(t, "every line", func() bool { return rec.lines(name) >= n })
-	api.deletePod(pod)
+	api.DeletePod(pod)
 	waitFor(t, "the log closed", func() bool { return rec.closed(name, 1) })
 	checkIdle(t, r)
 	r.stop()
@@ -178,18 +171,18 @@ func TestStreamCutAndResumed(t *testing.T) {
 	if got := rec.lines(name); got != n {
 		t.Errorf("%d lines delivered, want %d", got, n)
 	}
-	calls := api.logCallsOf("mirrord-operator-0")
+	calls := api.LogRequests("mirrord-operator-0")
 	if len(calls) < 4 {
 		t.Fatalf("%d log requests, want at least 4: %+v", len(calls), calls)
 	}
-	if calls[0].sinceTime != "" {
-		t.Errorf("first request has sinceTime %s, want none", calls[0].sinceTime)
+	if calls[0].SinceTime != "" {
+		t.Errorf("first request has sinceTime %s, want none", calls[0].SinceTime)
 	}
 	for i, c := range cuts {
 		// Resumed at the second of the last line read before the cut.
-		want := stamped[c.at-1].ts.Truncate(time.Second).Format(time.RFC3339)
-		if got := calls[i+1].sinceTime; got != want {
-			t.Errorf("request %d after cut at line %d: sinceTime %q, want %q", i+2, c.at, got, want)
+		want := stamped[c.At-1].Time.Truncate(time.Second).Format(time.RFC3339)
+		if got := calls[i+1].SinceTime; got != want {
+			t.Errorf("request %d after cut at line %d: sinceTime %q, want %q", i+2, c.At, got, want)
 		}
 	}
 	if v := reconnects(r, reasonError); v < 2 {
@@ -208,21 +201,21 @@ func TestContainerRestart(t *testing.T) {
 	p := newPipe(t)
 	rec := &recorder{t: t, route: func(string) *pipe { return p }}
 	name := sinkName("mirrord-operator-0")
-	pod := api.addPod("mirrord-operator-0", nil)
-	r := startFollower(t, Config{REST: api.restConfig(), NewSink: rec.newSink})
+	pod := api.AddPod("mirrord-operator-0", kubetest.PodOptions{})
+	r := startFollower(t, Config{REST: restConfig(api), NewSink: rec.newSink})
 
 	st := newStamper(logStart)
 	feed(api, pod, st.stamp(lines[:first]))
 	waitFor(t, "the first log to be read", func() bool { return rec.lines(name) == first })
 	// The container restarts; the status says so at once.
-	api.restart(pod, nil, true)
+	api.Restart(pod, nil, true)
 	feed(api, pod, st.stamp(lines[first:second]))
 	waitFor(t, "the second log to be read", func() bool { return rec.lines(name) == second })
 	// It restarts again, and the kubelet serves the new log before the
 	// status says so: resuming the old log must not read the new one.
-	api.restart(pod, st.stamp(lines[second:]), false)
+	api.Restart(pod, st.stamp(lines[second:]), false)
 	waitFor(t, "every line", func() bool { return rec.lines(name) >= len(lines) })
-	api.deletePod(pod)
+	api.DeletePod(pod)
 	waitFor(t, "three logs read and closed", func() bool { return rec.closed(name, 3) })
 	checkIdle(t, r)
 	r.stop()
@@ -236,8 +229,8 @@ func TestContainerRestart(t *testing.T) {
 		t.Errorf("reconnects{mismatch} = %v, want >= 1", v)
 	}
 	var previous int
-	for _, c := range api.logCallsOf("mirrord-operator-0") {
-		if c.previous {
+	for _, c := range api.LogRequests("mirrord-operator-0") {
+		if c.Previous {
 			previous++
 		}
 	}
@@ -254,25 +247,22 @@ func TestRestartBeforeFirstRead(t *testing.T) {
 	p := newPipe(t)
 	rec := &recorder{t: t, route: func(string) *pipe { return p }}
 	name := sinkName("mirrord-operator-0")
-	api.mu.Lock()
-	pod := api.addPodLocked("mirrord-operator-0", nil)
-	pod.gate = make(chan struct{})
-	api.mu.Unlock()
-	r := startFollower(t, Config{REST: api.restConfig(), NewSink: rec.newSink})
+	pod := api.AddPod("mirrord-operator-0", kubetest.PodOptions{Gate: true})
+	r := startFollower(t, Config{REST: restConfig(api), NewSink: rec.newSink})
 
 	// The container crashes before writing anything and is restarted
 	// while the follower's first request is on its way: the kubelet
 	// serves the new container's log to the old instance's follower.
-	waitFor(t, "the first log request", func() bool { return len(api.logCallsOf("mirrord-operator-0")) > 0 })
+	waitFor(t, "the first log request", func() bool { return len(api.LogRequests("mirrord-operator-0")) > 0 })
 	st := newStamper(logStart)
-	api.restart(pod, st.stamp(lines[:first]), true)
-	api.openGate(pod)
+	api.Restart(pod, st.stamp(lines[:first]), true)
+	api.OpenGate(pod)
 	feed(api, pod, st.stamp(lines[first:second]))
 	waitFor(t, "the second log to be read", func() bool { return rec.lines(name) == second })
-	api.restart(pod, nil, true)
+	api.Restart(pod, nil, true)
 	feed(api, pod, st.stamp(lines[second:]))
 	waitFor(t, "every line", func() bool { return rec.lines(name) >= len(lines) })
-	api.deletePod(pod)
+	api.DeletePod(pod)
 	waitFor(t, "three logs closed", func() bool { return rec.closed(name, 3) })
 	checkIdle(t, r)
 	r.stop()
@@ -287,49 +277,19 @@ func TestRestartBeforeFirstRead(t *testing.T) {
 	p.check(t, "restart before the first read", truth)
 }
 
-// writeKubeconfig writes a kubeconfig for the fake API server.
-func writeKubeconfig(t *testing.T, api *fakeAPI) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config")
-	cfg := `apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: ` + api.srv.URL + `
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: fake
-current-context: fake
-users:
-- name: fake
-  user:
-    token: test-token
-`
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestLogsForbidden(t *testing.T) {
 	api := newFakeAPI(t)
 	lines, truth := generate(t, 6, 60)
 	p := newPipe(t)
 	rec := &recorder{t: t, route: func(string) *pipe { return p }}
 	name := sinkName("mirrord-operator-0")
-	api.mu.Lock()
-	pod := api.addPodLocked("mirrord-operator-0", nil)
-	pod.forbidLogs = 3
-	api.mu.Unlock()
-	r := startFollower(t, Config{Kubeconfig: writeKubeconfig(t, api), NewSink: rec.newSink})
+	pod := api.AddPod("mirrord-operator-0", kubetest.PodOptions{ForbidLogs: 3})
+	r := startFollower(t, Config{Kubeconfig: api.Kubeconfig(), NewSink: rec.newSink})
 	waitFor(t, "ready", func() bool { return isReady(r.f) })
 
 	feed(api, pod, newStamper(logStart).stamp(lines))
 	waitFor(t, "every line", func() bool { return rec.lines(name) >= len(lines) })
-	api.deletePod(pod)
+	api.DeletePod(pod)
 	waitFor(t, "the log closed", func() bool { return rec.closed(name, 1) })
 	checkIdle(t, r)
 	r.stop()
@@ -351,10 +311,10 @@ func TestLogsForbidden(t *testing.T) {
 
 func TestListForbidden(t *testing.T) {
 	api := newFakeAPI(t)
-	api.forbidList = true
+	api.ForbidList(true)
 	// Not in a cluster: the kubeconfig comes from $KUBECONFIG.
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	t.Setenv("KUBECONFIG", writeKubeconfig(t, api))
+	t.Setenv("KUBECONFIG", api.Kubeconfig())
 	rec := &recorder{t: t, route: func(string) *pipe { return nil }}
 	r := startFollower(t, Config{NewSink: rec.newSink})
 
@@ -367,9 +327,7 @@ func TestListForbidden(t *testing.T) {
 		t.Errorf("%d log lines name the missing permission, want 1:\n%s", n, r.logs)
 	}
 	// Once the permission is granted, the list works and readiness follows.
-	api.mu.Lock()
-	api.forbidList = false
-	api.mu.Unlock()
+	api.ForbidList(false)
 	waitFor(t, "ready", func() bool { return isReady(r.f) })
 	if n := r.logs.count("permission granted"); n != 1 {
 		t.Errorf("%d log lines say the permission was granted, want 1", n)

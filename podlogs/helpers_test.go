@@ -13,13 +13,26 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"k8s.io/client-go/rest"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/source"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
+
+// newFakeAPI starts the fake API server (package kubetest) the tests
+// follow pods of, serving the default namespace and container.
+func newFakeAPI(t *testing.T) *kubetest.Server {
+	return kubetest.Start(t, kubetest.Config{Namespace: DefaultNamespace, Container: DefaultContainer})
+}
+
+// restConfig points a client at the server, without client-side throttling.
+func restConfig(a *kubetest.Server) *rest.Config {
+	return &rest.Config{Host: a.URL(), QPS: -1}
+}
 
 // hangGuard bounds every wait; no test asserts on elapsed time.
 const hangGuard = 30 * time.Second
@@ -63,7 +76,7 @@ func newPipe(t *testing.T) *pipe {
 		t.Fatal(err)
 	}
 	go func() {
-		coll.Run(p.events, nil)
+		coll.Run(p.events, nil, nil)
 		close(p.applied)
 	}()
 	return p
@@ -145,6 +158,8 @@ func (s *recSink) LineTooLong(n int) {
 	s.lines.Add(1)
 	s.inner.LineTooLong(n)
 }
+
+func (s *recSink) Flush() { s.inner.Flush() }
 
 func (s *recSink) Close() {
 	if s.closed.Swap(true) {
@@ -284,8 +299,8 @@ func newStamper(start time.Time) *stamper {
 	return &stamper{now: start, same: 4, step: 97*time.Millisecond + 1234*time.Nanosecond}
 }
 
-func (s *stamper) stamp(texts []string) []fakeLine {
-	out := make([]fakeLine, len(texts))
+func (s *stamper) stamp(texts []string) []kubetest.Line {
+	out := make([]kubetest.Line, len(texts))
 	for i, text := range texts {
 		if s.n > 0 && s.n%s.same == 0 {
 			s.now = s.now.Add(s.step)
@@ -296,7 +311,7 @@ func (s *stamper) stamp(texts []string) []fakeLine {
 				ts = early
 			}
 		}
-		out[i] = fakeLine{ts: ts, text: text}
+		out[i] = kubetest.Line{Time: ts, Text: text}
 		s.n++
 	}
 	return out
@@ -323,11 +338,11 @@ func generate(t *testing.T, seed int64, sessions int) ([]string, loggen.Truth) {
 
 // feed writes lines to the pod's log in small batches, as an operator
 // would, so that the follower reads while they are written.
-func feed(a *fakeAPI, p *fakePod, lines []fakeLine) {
+func feed(a *kubetest.Server, p *kubetest.Pod, lines []kubetest.Line) {
 	const batch = 64
 	for len(lines) > 0 {
 		n := min(batch, len(lines))
-		a.write(p, lines[:n])
+		a.Append(p, lines[:n]...)
 		lines = lines[n:]
 		time.Sleep(200 * time.Microsecond)
 	}

@@ -110,7 +110,9 @@ func (f *Follower) upsert(ctx context.Context, pod *corev1.Pod) {
 	// The container restarted more than once since the last update: the
 	// log of the instance in between was written while the exporter ran,
 	// and is still there. (On first sight, only the current log is read.)
-	if t := cs.LastTerminationState.Terminated; known && t != nil && t.ContainerID != "" && t.ContainerID != cs.ContainerID && !st.started[t.ContainerID] {
+	// Also on first sight when that log was being read before a restart of
+	// the exporter.
+	if t := cs.LastTerminationState.Terminated; t != nil && (known || f.hasResume(pod.UID, t.ContainerID)) && t.ContainerID != "" && t.ContainerID != cs.ContainerID && !st.started[t.ContainerID] {
 		f.startLocked(ctx, st, t.ContainerID, cs.RestartCount-1, true)
 	}
 	if cs.ContainerID != "" && !st.started[cs.ContainerID] {
@@ -155,6 +157,12 @@ func (f *Follower) startLocked(ctx context.Context, st *podState, id string, res
 		prev:         st.tail,
 		done:         make(chan struct{}),
 	}
+	if saved, ok := f.takeResume(st.uid, id); ok {
+		in.pos.Last, in.pos.Skip, in.pos.First = saved.Last, saved.Skip, saved.First
+		in.resumed = true
+	}
+	in.published = in.pos
+	f.live[in] = true
 	st.tail = in
 	st.started[id] = true
 	st.followers++

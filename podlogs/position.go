@@ -8,28 +8,28 @@ import (
 // enough to resume it exactly after a dropped stream, and what a checkpoint
 // must hold.
 type Position struct {
-	Namespace string
-	Pod       string
-	PodUID    string
-	Container string
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	PodUID    string `json:"pod_uid"`
+	Container string `json:"container"`
 	// ContainerID and RestartCount identify the container instance. A
 	// restart starts a new log, read from its start with a new Position.
-	ContainerID  string
-	RestartCount int32
+	ContainerID  string `json:"container_id"`
+	RestartCount int32  `json:"restart_count"`
 
 	// Last is the newest timestamp read; zero until a line was read.
 	// A resumed stream starts at its second (sinceTime has second
 	// precision), where the kubelet resends, in log order, every line
 	// stamped at or after that second.
-	Last time.Time
+	Last time.Time `json:"last"`
 	// Skip is how many lines read so far are stamped in or after Last's
 	// second: exactly the lines a stream resumed there starts with. Before
 	// any timestamp was read it counts every line, as the stream is then
 	// resumed from its start.
-	Skip int
+	Skip int `json:"skip"`
 	// First is the timestamp of the first of those lines: a resumed stream
 	// that does not start with it is another log.
-	First time.Time
+	First time.Time `json:"first"`
 }
 
 // since is the sinceTime to resume at; zero means from the start.

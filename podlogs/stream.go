@@ -47,6 +47,10 @@ type instance struct {
 	// inherited is set while the Position is still the previous
 	// instance's, not yet checked against this log.
 	inherited bool
+	// resumed is set when the Position was saved by an earlier run.
+	resumed bool
+	// published is pos as of the last line delivered (f.cfg.Gate).
+	published Position
 
 	sink      source.Sink
 	lr        *linesplit.Splitter
@@ -63,18 +67,29 @@ func (in *instance) name() string {
 // pod deleted, and its stream read to a clean end; or ctx is cancelled.
 func (in *instance) run(ctx context.Context) {
 	defer close(in.done)
+	f := in.f
+	defer func() {
+		f.cfg.Gate.Enter()
+		if in.sink != nil {
+			in.sink.Close()
+		}
+		f.mu.Lock()
+		delete(f.live, in)
+		f.mu.Unlock()
+		f.cfg.Gate.Leave()
+	}()
 	if in.prev != nil {
 		select {
 		case <-in.prev.done:
 		case <-ctx.Done():
 			return
 		}
-		in.inherit(in.prev)
+		if !in.resumed {
+			in.inherit(in.prev)
+		}
 		in.prev = nil // let it be collected
 	}
-	f := in.f
 	in.sink = f.cfg.NewSink(Input, in.name())
-	defer in.sink.Close()
 	in.lr = newLineReader(f.cfg.MaxLineBytes + tsPrefixMax)
 	in.emit = in.line
 	level.Info(f.logger).Log("msg", "Following container log", "log", in.name(), "container_id", in.pos.ContainerID, "restart_count", in.pos.RestartCount)
@@ -218,6 +233,15 @@ func (in *instance) stream(ctx context.Context, p plan) error {
 // line handles one line of the stream: resent lines are skipped, new ones
 // handed to the Sink without their timestamp.
 func (in *instance) line(raw []byte, size int) error {
+	in.f.cfg.Gate.Enter()
+	defer in.f.cfg.Gate.Leave()
+	err := in.judgeLine(raw, size)
+	in.sink.Flush() // lines come one by one from the network: no batch to wait for
+	in.published = in.pos
+	return err
+}
+
+func (in *instance) judgeLine(raw []byte, size int) error {
 	ts, text, ok := splitTimestamp(raw)
 	switch in.res.judge(ts, ok) {
 	case mismatch:

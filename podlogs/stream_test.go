@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/go-kit/log"
+
+	"github.com/mirrord-exporter/mirrord-exporter/source"
 )
 
 // memSink keeps what it is given.
@@ -18,19 +20,17 @@ type memSink struct {
 
 func (s *memSink) Line(l []byte)        { s.lines = append(s.lines, string(l)) }
 func (s *memSink) LineTooLong(size int) { s.tooLong = append(s.tooLong, size) }
+func (s *memSink) Flush()               {}
 func (s *memSink) Close()               { s.closed = true }
 
 type nopSink struct{}
 
 func (nopSink) Line([]byte)     {}
 func (nopSink) LineTooLong(int) {}
+func (nopSink) Flush()          {}
 func (nopSink) Close()          {}
 
-func testInstance(sink interface {
-	Line([]byte)
-	LineTooLong(int)
-	Close()
-}, maxLine int) *instance {
+func testInstance(sink source.Sink, maxLine int) *instance {
 	in := &instance{
 		f:    &Follower{cfg: Config{MaxLineBytes: maxLine}, logger: log.NewNopLogger()},
 		sink: sink,

@@ -97,7 +97,10 @@ func (f *Follower) list(ctx context.Context) (string, error) {
 	f.allowed(opList)
 	// ctx, not reqCtx: the followers started here outlive the request.
 	f.sync(ctx, list.Items)
-	f.readyOnce.Do(func() { close(f.ready) })
+	f.readyOnce.Do(func() {
+		f.dropUnusedResume()
+		close(f.ready)
+	})
 	level.Debug(f.logger).Log("msg", "Listed pods", "pods", len(list.Items), "resource_version", list.ResourceVersion)
 	return list.ResourceVersion, nil
 }

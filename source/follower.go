@@ -47,6 +47,12 @@ type follower struct {
 	caughtUp   func() // called once after the first look; nil afterwards
 	lastErr    [3]string
 	waitLogged bool
+
+	// resume is the saved position to start from, until the first file is
+	// opened. pos is the position published with the last delivery.
+	resume    *FilePosition
+	pos       FilePosition
+	published bool
 }
 
 func (m *Manager) newFollower(input, path string, ephemeral, initial bool) *follower {
@@ -55,9 +61,12 @@ func (m *Manager) newFollower(input, path string, ephemeral, initial bool) *foll
 		input:     input,
 		path:      path,
 		ephemeral: ephemeral,
-		fromEnd:   initial && m.cfg.FromEnd,
+		fromEnd:   initial && m.cfg.FromEnd && !m.resumedInputs[input],
 		wake:      make(chan struct{}, 1),
+		resume:    m.resume[path],
+		pos:       FilePosition{Input: input, Path: path},
 	}
+	delete(m.resume, path)
 	if initial {
 		fl.caughtUp = m.readDone
 	}
@@ -98,7 +107,12 @@ func (fl *follower) shutdown() {
 	}
 	fl.files = nil
 	fl.markCaughtUp()
+	// The stream's end counts what it left half-joined: no snapshot may
+	// see that count and still save the stream's position.
+	fl.m.cfg.Gate.Enter()
 	fl.sink.Close()
+	fl.m.track(fl, false)
+	fl.m.cfg.Gate.Leave()
 }
 
 func (fl *follower) markCaughtUp() {
@@ -150,6 +164,11 @@ func (fl *follower) statPath() {
 			fl.missingSince = time.Now()
 		}
 		fl.pathInfo, fl.pathErr = nil, nil
+		if len(fl.files) == 0 && fl.resume != nil {
+			// Rotated away while the exporter was down, and not recreated
+			// yet: the saved generation is next to the path.
+			fl.takeUp(nil)
+		}
 		if len(fl.files) == 0 && !fl.waitLogged && !fl.ephemeral {
 			level.Info(fl.m.logger).Log("msg", "waiting for file to appear", "path", fl.path)
 			fl.waitLogged = true
@@ -180,7 +199,12 @@ func (fl *follower) statPath() {
 			return
 		}
 	}
-	if len(fl.files) == 0 && fl.fromEnd {
+	first := len(fl.files) == 0
+	if first && fl.resume != nil {
+		fl.takeUp(of)
+		return
+	}
+	if first && fl.fromEnd {
 		if err := fl.startAtEnd(of); err != nil {
 			of.close()
 			fl.lr.Reset()
@@ -191,6 +215,35 @@ func (fl *follower) statPath() {
 	fl.fromEnd = false
 	fl.waitLogged = false
 	fl.addGeneration(of)
+	if first {
+		fl.publishStart()
+	}
+}
+
+// publishStart publishes where reading of the first file opened starts, so
+// that a save before its first line still knows the file.
+func (fl *follower) publishStart() {
+	fl.m.cfg.Gate.Enter()
+	fl.publishFirst()
+	fl.m.cfg.Gate.Leave()
+}
+
+func (fl *follower) publishFirst() {
+	cur := fl.files[0]
+	fl.publish(cur, cur.fp[:cur.fpLen])
+}
+
+// takeUp starts from the saved position (see resumeAt); of is the file at
+// the path, nil while there is none. It runs inside the Gate: until the
+// position is taken up, it is what Positions reports for the path.
+func (fl *follower) takeUp(of *openFile) {
+	fl.m.cfg.Gate.Enter()
+	defer fl.m.cfg.Gate.Leave()
+	fl.fromEnd, fl.waitLogged = false, false
+	fl.resumeAt(of)
+	if len(fl.files) > 0 {
+		fl.publishFirst()
+	}
 }
 
 // readAvailable reads cur to its end, delivering complete lines, and
@@ -228,7 +281,12 @@ func (fl *follower) readAvailable(ctx context.Context, cur *openFile) bool {
 				return ok
 			}
 		}
+		fl.m.cfg.Gate.Enter()
 		_, eof, err := cur.readChunk(fl.lr)
+		if err == nil {
+			fl.publish(cur, cur.fp[:cur.fpLen])
+		}
+		fl.m.cfg.Gate.Leave()
 		switch {
 		case errors.Is(err, errContentReplaced):
 			fl.truncated(ctx, cur)
@@ -292,7 +350,7 @@ func (fl *follower) vanished(ctx context.Context) bool {
 		if !fl.readAvailable(ctx, cur) {
 			return false
 		}
-		fl.lr.flush()
+		fl.finish(cur)
 		fl.closeFile(cur)
 		fl.files = nil
 		level.Info(fl.m.logger).Log("msg", "file is gone; read it to its end and closed it", "path", fl.path)

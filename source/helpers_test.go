@@ -40,6 +40,8 @@ func (s *recSink) LineTooLong(n int) {
 	s.mu.Unlock()
 }
 
+func (s *recSink) Flush() {}
+
 func (s *recSink) Close() {
 	s.mu.Lock()
 	s.closed++

@@ -15,6 +15,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mirrord-exporter/mirrord-exporter/checkpoint"
 )
 
 // defaultPollInterval applies when Config.PollInterval is zero.
@@ -56,6 +58,14 @@ type Config struct {
 	Logger log.Logger
 	// Registerer receives the self-metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
+	// Gate, when set, is entered around every delivery of lines, and the
+	// followed paths publish their positions (see Positions) inside it.
+	Gate *checkpoint.Gate
+	// Resume are the positions saved by an earlier run: each followed path
+	// with one resumes there (see FilePosition), and the other files of
+	// their inputs are read from their start, FromEnd notwithstanding,
+	// since they appeared after the save.
+	Resume []FilePosition
 }
 
 // Manager follows the configured inputs.
@@ -80,6 +90,13 @@ type Manager struct {
 	caughtUp     chan struct{}
 	caughtUpOnce sync.Once
 	pending      atomic.Int64 // initial inputs not yet read to their end
+
+	// resume holds the saved positions not taken by a follower yet, by
+	// path; resumedInputs the inputs that had any.
+	resume        map[string]*FilePosition
+	resumedInputs map[string]bool
+	followersMu   sync.Mutex
+	followers     map[*follower]bool
 }
 
 type input struct {
@@ -139,6 +156,14 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if m.cfg.Stdin == nil {
 		m.cfg.Stdin = os.Stdin
+	}
+	m.followers = make(map[*follower]bool)
+	m.resume = make(map[string]*FilePosition, len(cfg.Resume))
+	m.resumedInputs = make(map[string]bool)
+	for i := range cfg.Resume {
+		pos := &cfg.Resume[i]
+		m.resume[filepath.Clean(pos.Path)] = pos
+		m.resumedInputs[pos.Input] = true
 	}
 	var err error
 	if m.metrics, err = newMetrics(cfg.Registerer); err != nil {
@@ -210,6 +235,18 @@ func (m *Manager) match(g input, skip map[string]bool) (paths []string, matched 
 	return paths, matched || len(paths) > 0
 }
 
+// track adds a follower to, or removes it from, those whose positions are
+// saved.
+func (m *Manager) track(fl *follower, running bool) {
+	m.followersMu.Lock()
+	defer m.followersMu.Unlock()
+	if running {
+		m.followers[fl] = true
+	} else {
+		delete(m.followers, fl)
+	}
+}
+
 func (m *Manager) runFollow(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -225,7 +262,12 @@ func (m *Manager) runFollow(ctx context.Context) error {
 		if initial {
 			m.pending.Add(1)
 		}
+		// Inside the Gate: a saved position moves from m.resume to the
+		// follower, and a snapshot must see it in one place or the other.
+		m.cfg.Gate.Enter()
 		fl := m.newFollower(in.value, path, ephemeral, initial)
+		m.track(fl, true)
+		m.cfg.Gate.Leave()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -261,6 +303,12 @@ func (m *Manager) runFollow(ctx context.Context) error {
 		}
 	}
 	m.readDone()
+	m.cfg.Gate.Enter()
+	for path, pos := range m.resume {
+		level.Warn(m.logger).Log("msg", "a saved position is not used: its path is not followed now, and what was left to read of it is not read", "path", path, "input", pos.Input, "offset", pos.Offset)
+	}
+	clear(m.resume)
+	m.cfg.Gate.Leave()
 
 	var tick <-chan time.Time
 	if len(m.globs) > 0 {

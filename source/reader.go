@@ -52,12 +52,14 @@ func (lr *lineReader) deliver(line []byte, size int) error {
 // commit delivers the lines completed by n bytes just read into Space.
 func (lr *lineReader) commit(n int) {
 	_ = lr.Commit(n, lr.emit) // deliver never fails
+	lr.sink.Flush()
 }
 
 // flush delivers the final unterminated line, if any: the stream it came
 // from is over (rotated away, deleted, stdin closed, or read once).
 func (lr *lineReader) flush() {
 	_ = lr.Flush(lr.emit)
+	lr.sink.Flush()
 }
 
 // errContentReplaced reports that a file's leading bytes no longer match the

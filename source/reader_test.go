@@ -18,6 +18,7 @@ type eventSink struct{ events []event }
 
 func (s *eventSink) Line(l []byte)     { s.events = append(s.events, event{line: string(l)}) }
 func (s *eventSink) LineTooLong(n int) { s.events = append(s.events, event{tooLong: n}) }
+func (s *eventSink) Flush()            {}
 func (s *eventSink) Close()            {}
 
 // The reader hands a Sink lines up to max bytes, and the size of longer
@@ -45,6 +46,7 @@ type nopSink struct{ n int }
 
 func (s *nopSink) Line([]byte)     { s.n++ }
 func (s *nopSink) LineTooLong(int) {}
+func (s *nopSink) Flush()          {}
 func (s *nopSink) Close()          {}
 
 // Reading a followed file (pread, fingerprint check, split, deliver) also

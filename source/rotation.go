@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/go-kit/log/level"
 )
@@ -25,6 +26,8 @@ func (fl *follower) addGeneration(of *openFile) {
 		return
 	}
 	sibs, missed := fl.unaccounted()
+	missed = fl.dropCopiesOfHeld(missed)
+	missed = fl.dropOlderThanHeld(sibs, missed)
 	var later []*openFile
 	if !fl.pathNames(of) {
 		// It was rotated too while we listed: what is newer than it is left
@@ -53,7 +56,66 @@ func (fl *follower) addGeneration(of *openFile) {
 		fl.m.metrics.filesFollowed.Inc()
 	}
 	fl.files = slices.Insert(fl.files, len(fl.files)-1, missed...)
-	level.Info(fl.m.logger).Log("msg", "log file was rotated more than once since it was last looked at; reading the intermediate generations from their rotated names", "path", fl.path, "generations", len(missed))
+	names := make([]string, len(missed))
+	for i, of := range missed {
+		names[i] = of.f.Name()
+	}
+	level.Info(fl.m.logger).Log("msg", "log file was rotated more than once since it was last looked at; reading the intermediate generations from their rotated names", "path", fl.path, "generations", len(missed), "names", strings.Join(names, ","))
+}
+
+// dropOlderThanHeld closes and leaves out the files older than the oldest
+// generation held: history, which a directory listing raced by logrotate's
+// renumbering may have failed to remember, not generations missed since.
+func (fl *follower) dropOlderThanHeld(sibs []sibling, found []*openFile) []*openFile {
+	oldest := fl.files[0]
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return os.SameFile(s.info, oldest.info) })
+	if i < 0 {
+		return found // at the path, or gone: nothing is older by name
+	}
+	kept := found[:0]
+	for _, of := range found {
+		if compareGenerations(of.info, of.f.Name(), sibs[i].info, sibs[i].path) < 0 {
+			of.close()
+			continue
+		}
+		kept = append(kept, of)
+	}
+	return kept
+}
+
+// dropCopiesOfHeld closes and leaves out the files that start like a file
+// still held: copies copytruncate made (or is making) of it, not
+// generations. Read as a generation, a copy would be read twice: the held
+// file is read live, and if it is truncated first, its unread rest is read
+// from the copy (findCopy).
+func (fl *follower) dropCopiesOfHeld(found []*openFile) []*openFile {
+	kept := found[:0]
+	for _, of := range found {
+		if slices.ContainsFunc(fl.files, func(held *openFile) bool { return fl.isCopyOf(of, held) }) {
+			of.close()
+			continue
+		}
+		kept = append(kept, of)
+	}
+	return kept
+}
+
+// isCopyOf reports whether cp starts with the first bytes of held (cp may be
+// a copy still being written, shorter than them). A held file not read yet
+// takes its current first bytes as its fingerprint, as readMissedCopies
+// does: truncated before its first read, it is then recognised by them and
+// its content read from the copy.
+func (fl *follower) isCopyOf(cp, held *openFile) bool {
+	if held.fpLen == 0 && held.off == 0 {
+		var head [fingerprintSize]byte
+		h, _, err := liveHead(held, head[:])
+		if err != nil || len(h) == 0 {
+			return false
+		}
+		held.fpLen = copy(held.fp[:], h)
+	}
+	n := min(int64(held.fpLen), cp.info.Size())
+	return n > 0 && fl.startsWith(cp, held.fp[:n])
 }
 
 // newerHasData reports whether a newer generation of the path has data. The
@@ -81,7 +143,7 @@ func (fl *follower) finishRenamed(ctx context.Context, cur *openFile) {
 	if !fl.readAvailable(ctx, cur) {
 		return
 	}
-	fl.lr.flush()
+	fl.finish(cur)
 	fl.closeFile(cur)
 	fl.files[0] = nil
 	fl.files = fl.files[1:]
@@ -99,12 +161,13 @@ func (fl *follower) truncated(ctx context.Context, cur *openFile) {
 		if key, ok := keyOf(cp.info); ok && fl.known != nil {
 			fl.known[key] = 0
 		}
-		err := fl.readCopy(ctx, cp, cur.off)
+		head := cur.fp[:cur.fpLen]
+		err := fl.readCopy(ctx, cp, cur.off, head)
 		cp.close()
 		switch {
 		case err == nil:
 			recovered = true
-			fl.lr.flush()
+			fl.finishCopy(cp, head)
 			level.Info(fl.m.logger).Log("msg", "log file truncated in place (copytruncate); read its remaining bytes from the copy", "path", fl.path, "copy", cp.f.Name())
 		case ctx.Err() == nil:
 			fl.fail(opRead, err)
@@ -182,10 +245,10 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 
 func (fl *follower) readCopies(ctx context.Context, copies []*openFile) error {
 	for _, of := range copies {
-		if err := fl.readCopy(ctx, of, 0); err != nil {
+		if err := fl.readCopy(ctx, of, 0, nil); err != nil {
 			return err
 		}
-		fl.lr.flush()
+		fl.finishCopy(of, of.fp[:of.fpLen])
 		fl.m.metrics.rotations.WithLabelValues(rotationTruncate).Inc()
 		level.Info(fl.m.logger).Log("msg", "log file was copied and truncated more than once since it was last read; read the intermediate copy", "path", fl.path, "copy", of.f.Name())
 	}
@@ -242,14 +305,24 @@ func (fl *follower) startsWith(of *openFile, prefix []byte) bool {
 }
 
 // readCopy delivers the copy's bytes from offset from to its end, joining
-// the line pending in lr.
-func (fl *follower) readCopy(ctx context.Context, cp *openFile, from int64) error {
+// the line pending in lr. head is the first bytes of the content it is a
+// copy of (nil: the copy is read from its start and has its own).
+func (fl *follower) readCopy(ctx context.Context, cp *openFile, from int64, head []byte) error {
 	cp.off = from
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		fl.m.cfg.Gate.Enter()
 		_, eof, err := cp.readChunk(fl.lr)
+		if err == nil {
+			if head == nil {
+				fl.publish(cp, cp.fp[:cp.fpLen])
+			} else {
+				fl.publish(cp, head)
+			}
+		}
+		fl.m.cfg.Gate.Leave()
 		if err != nil {
 			return fmt.Errorf("read %s: %w", cp.f.Name(), err)
 		}
@@ -257,6 +330,20 @@ func (fl *follower) readCopy(ctx context.Context, cp *openFile, from int64) erro
 			return nil
 		}
 	}
+}
+
+// finish delivers the final unterminated line of a generation that is over
+// and publishes its end.
+func (fl *follower) finish(of *openFile) {
+	fl.finishCopy(of, of.fp[:of.fpLen])
+}
+
+// finishCopy is finish for a file whose first bytes are head.
+func (fl *follower) finishCopy(of *openFile, head []byte) {
+	fl.m.cfg.Gate.Enter()
+	fl.lr.flush()
+	fl.publish(of, head)
+	fl.m.cfg.Gate.Leave()
 }
 
 // startAtEnd positions a file present at start at its end. The line being

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -215,3 +216,70 @@ func TestRenameRotationLateWriterAndFinalPartialLine(t *testing.T) {
 		t.Fatalf("files_followed = %v, want 1 (the old file closed)", h.followed())
 	}
 }
+
+// Rename rotation and copytruncate mixed on one file, logrotate style
+// (numbered generations renumbered at each rotation): a configuration
+// change from one to the other, or two rotation tools, must lose nothing.
+func TestMixedRotationHighRate(t *testing.T) {
+	dir := sameDir(t)
+	file := filepath.Join(dir, "x.log")
+	h, rotations, _ := runWorkload(t, Config{Paths: []string{file}, PollInterval: 20 * time.Millisecond}, file,
+		func() int { return mixedWorkload(t, file) })
+	if got := h.rotations(rotationRename) + h.rotations(rotationTruncate); got < float64(rotations) || rotations < 40 {
+		t.Errorf("rotations counted %v, performed %d", got, rotations)
+	}
+}
+
+// mixedWorkload writes the workload to file, rotating every rotateEvery
+// lines (see mixedRotator).
+func mixedWorkload(t *testing.T, file string) int {
+	r := newMixedRotator(t, file)
+	defer r.close()
+	w := &seqWriter{}
+	for since := 0; w.next < workloadLines; {
+		mustWrite(t, r.f, w.line())
+		if since++; since < rotateEvery || w.next >= workloadLines {
+			continue
+		}
+		since = 0
+		if err := r.rotate(); err != nil {
+			t.Errorf("rotate: %v", err)
+			break
+		}
+	}
+	return r.rotations
+}
+
+// mixedRotator rotates a file logrotate style, renumbering the generations,
+// by rename twice, then by copytruncate once; f is the file to write.
+type mixedRotator struct {
+	t         *testing.T
+	file      string
+	f         *os.File
+	rotations int
+}
+
+func newMixedRotator(t *testing.T, file string) *mixedRotator {
+	return &mixedRotator{t: t, file: file, f: mustCreate(t, file, os.O_APPEND)}
+}
+
+func (r *mixedRotator) rotate() error {
+	if err := renumber(r.file, r.rotations); err != nil {
+		return fmt.Errorf("renumber: %w", err)
+	}
+	r.rotations++
+	if r.rotations%3 == 0 {
+		if err := copyFile(r.file, r.file+".1"); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+		return os.Truncate(r.file, 0)
+	}
+	if err := os.Rename(r.file, r.file+".1"); err != nil {
+		return err
+	}
+	r.f.Close()
+	r.f = mustCreate(r.t, r.file, os.O_APPEND|os.O_EXCL)
+	return nil
+}
+
+func (r *mixedRotator) close() { r.f.Close() }

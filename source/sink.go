@@ -12,6 +12,11 @@ type Sink interface {
 	// LineTooLong is called for a line longer than the reader's limit,
 	// whose size bytes were skipped without being held in memory.
 	LineTooLong(size int)
+	// Flush is called after each batch of lines (a chunk read), so that a
+	// Sink may publish what it counts per batch rather than per line. A
+	// Sink must not hold back anything past Flush: the state saver takes
+	// its snapshot between batches.
+	Flush()
 	// Close is called once when the stream ends for good (file gone, stdin
 	// at EOF, shutdown), so a half-joined record can be accounted for.
 	Close()

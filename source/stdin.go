@@ -66,18 +66,23 @@ func (m *Manager) readStdin(ctx context.Context, r io.Reader) error {
 			}
 			return nil
 		}
+		// Standard input has no position to save, but its deliveries still
+		// stop while a snapshot is taken.
+		m.cfg.Gate.Enter()
 		if got.n > 0 {
 			lr.commit(got.n)
 		}
+		if got.err != nil {
+			lr.flush()
+		}
+		m.cfg.Gate.Leave()
 		switch {
 		case errors.Is(got.err, io.EOF):
-			lr.flush()
 			if !m.cfg.Once {
 				level.Info(m.logger).Log("msg", "standard input reached end of file; its stream is closed")
 			}
 			return nil
 		case got.err != nil:
-			lr.flush()
 			m.metrics.fileErrors.WithLabelValues(opRead).Inc()
 			level.Warn(m.logger).Log("msg", "reading standard input failed; its stream is closed", "err", got.err)
 			return fmt.Errorf("read standard input: %w", got.err)

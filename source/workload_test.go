@@ -211,6 +211,8 @@ func (s *seqSink) Line(l []byte) {
 	s.mu.Unlock()
 }
 
+func (s *seqSink) Flush() {}
+
 func (s *seqSink) LineTooLong(n int) {
 	s.mu.Lock()
 	s.bad = append(s.bad, fmt.Sprintf("<line too long: %d>", n))

@@ -2,24 +2,35 @@ package unwrap
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/jsonstring"
 )
 
 // dockerFields is what the json-file scanner extracts from one line.
 type dockerFields struct {
-	// log is the raw content of the "log" string, still escaped.
+	// log is the decoded "log" string without its final newline, if any: a
+	// slice of the line, or of the buffer given to scanDocker when it holds
+	// escapes other than that newline.
 	log []byte
-	// logEsc is the index in log of its first backslash, -1 if none.
-	logEsc int
+	// final is whether the "log" string ended with a newline, which Docker
+	// writes at the end of a record, and only there.
+	final bool
+	// logBad is whether the "log" string holds an invalid escape.
+	logBad bool
 	stream streamID
 }
 
 // scanDocker scans one Docker json-file line: a JSON object with a string
 // "log" and a "stream" of "stdout" or "stderr", keys in any order, other keys
 // allowed (their values are skipped, not validated in depth). Duplicate keys:
-// the last wins, as with encoding/json. It does not allocate.
-func scanDocker(line []byte) (d dockerFields, ok bool) {
+// the last wins, as with encoding/json. The "log" string is decoded as it is
+// scanned, into *buf when it must be copied. It does not allocate once *buf
+// has grown to the longest line.
+func scanDocker(line []byte, buf *[]byte) (d dockerFields, ok bool) {
 	var hasLog, hasStream bool
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
@@ -48,14 +59,18 @@ func scanDocker(line []byte) (d dockerFields, ok bool) {
 			if i >= len(line) || line[i] != '"' {
 				return d, false // both must be strings
 			}
-			vEnd, vEsc, ok := scanString(line, i+1)
+			var vEnd int
+			if key == keyLog {
+				vEnd, ok = readLog(line, i+1, buf, &d)
+				hasLog = true
+			} else {
+				var vEsc int
+				if vEnd, vEsc, ok = scanString(line, i+1); ok {
+					d.stream, hasStream = classifyStream(line[i+1:vEnd], vEsc >= 0)
+				}
+			}
 			if !ok {
 				return d, false
-			}
-			if key == keyLog {
-				d.log, d.logEsc, hasLog = line[i+1:vEnd], vEsc, true
-			} else {
-				d.stream, hasStream = classifyStream(line[i+1:vEnd], vEsc >= 0)
 			}
 			i = vEnd + 1
 		default:
@@ -154,7 +169,11 @@ func skipWS(b []byte, i int) int {
 // invalid JSON, so they fail the scan.
 func scanString(b []byte, i int) (end, firstEsc int, ok bool) {
 	firstEsc = -1
-	for i < len(b) {
+	for {
+		i += jsonstring.Stop(b[i:])
+		if i >= len(b) {
+			return 0, 0, false
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i, firstEsc, true
@@ -163,13 +182,111 @@ func scanString(b []byte, i int) (end, firstEsc int, ok bool) {
 				firstEsc = i
 			}
 			i += 2
-		case c < 0x20:
-			return 0, 0, false
+			if i > len(b) {
+				return 0, 0, false
+			}
 		default:
-			i++
+			return 0, 0, false // a control character
 		}
 	}
-	return 0, 0, false
+}
+
+// readLog reads the "log" string whose content starts at line[i] into d, in
+// one pass: plain runs are found a word at a time and escapes decoded as they
+// come. A string without escapes, or whose only escape is the final \n (the
+// common unsplit line), is returned in place; any other is decoded into *buf.
+// It returns the index of the closing quote. An invalid escape sets d.logBad
+// and leaves the scan to scanString, which finds the end as before.
+func readLog(line []byte, i int, buf *[]byte, d *dockerFields) (end int, ok bool) {
+	start := i
+	i += jsonstring.Stop(line[i:])
+	if i >= len(line) || line[i] < 0x20 {
+		return 0, false
+	}
+	d.logBad = false
+	if line[i] == '"' {
+		d.log, d.final = line[start:i], false
+		return i, true
+	}
+	if i+2 < len(line) && line[i+1] == 'n' && line[i+2] == '"' {
+		d.log, d.final = line[start:i], true
+		return i + 2, true
+	}
+	out, end, ok := unescapeFrom(line, start, i, (*buf)[:0])
+	if !ok {
+		return 0, false
+	}
+	if out == nil {
+		d.logBad = true
+		end, _, ok = scanString(line, start)
+		return end, ok
+	}
+	*buf = out
+	d.log, d.final = out, false
+	if n := len(out); n > 0 && out[n-1] == '\n' {
+		d.log, d.final = out[:n-1], true
+	}
+	return end, true
+}
+
+// unescapeFrom decodes into dst the string whose content starts at
+// line[start] and has its first backslash at line[i]. It returns the text and
+// the index of the closing quote; a nil text for an invalid escape, and ok
+// false for a string that does not end (or holds a control character).
+//
+// Plain runs are copied a word at a time: each word is stored whole, then
+// the output only advances to its first special byte. dst is grown first to
+// leave room for that overshoot, since the text is never longer than the
+// escaped string.
+func unescapeFrom(line []byte, start, i int, dst []byte) (text []byte, end int, ok bool) {
+	if need := len(line) - start + 8; cap(dst) < need {
+		dst = make([]byte, 0, need)
+	}
+	out := dst[:cap(dst)]
+	n := copy(out, line[start:i])
+	for {
+		// line[i] is a backslash.
+		if i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\' || line[i+1] == '/') {
+			out[n] = line[i+1] // the escapes in JSON text, by far the most common
+			n, i = n+1, i+2
+		} else {
+			dec, rest, good := unescapeOne(out[:n], line[i:])
+			if !good {
+				return nil, 0, true
+			}
+			out, n, i = dec[:cap(dec)], len(dec), len(line)-len(rest)
+		}
+		i, n = copyRun(line, i, out, n)
+		if i >= len(line) || line[i] < 0x20 {
+			return nil, 0, false
+		}
+		if line[i] == '"' {
+			return out[:n], i, true
+		}
+	}
+}
+
+// copyRun copies the plain run of string content at line[i] to out[n],
+// returning the indexes just past it in each. A word is stored whole before
+// it is tested, so out needs 8 bytes of room past the run.
+func copyRun(line []byte, i int, out []byte, n int) (int, int) {
+	for i+8 <= len(line) {
+		w := binary.LittleEndian.Uint64(line[i:])
+		binary.LittleEndian.PutUint64(out[n:], w)
+		if m := jsonstring.StopMask(w); m != 0 {
+			k := bits.TrailingZeros64(m) / 8
+			return i + k, n + k
+		}
+		i, n = i+8, n+8
+	}
+	for ; i < len(line); i, n = i+1, n+1 {
+		c := line[i]
+		if c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+		out[n] = c
+	}
+	return i, n
 }
 
 // skipValue returns the index just past the JSON value starting at i.
@@ -230,41 +347,47 @@ func appendUnescaped(dst, src []byte) ([]byte, bool) {
 			return append(dst, src...), true
 		}
 		dst = append(dst, src[:j]...)
-		src = src[j:]
-		if len(src) < 2 {
+		var ok bool
+		if dst, src, ok = unescapeOne(dst, src[j:]); !ok {
 			return dst, false
 		}
-		c := src[1]
-		switch c {
-		case '"', '\\', '/':
-		case 'b':
-			c = '\b'
-		case 'f':
-			c = '\f'
-		case 'n':
-			c = '\n'
-		case 'r':
-			c = '\r'
-		case 't':
-			c = '\t'
-		case 'u':
-			r, ok := hex4(src[2:])
-			if !ok {
-				return dst, false
-			}
-			src = src[6:]
-			if utf16.IsSurrogate(r) {
-				r = pairWithNext(r, &src)
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default:
-			return dst, false
-		}
-		dst = append(dst, c)
-		src = src[2:]
 	}
 	return dst, true
+}
+
+// unescapeOne decodes the escape at the start of src (which starts with a
+// backslash), appending it to dst, and returns the rest of src.
+func unescapeOne(dst, src []byte) ([]byte, []byte, bool) {
+	if len(src) < 2 {
+		return dst, src, false
+	}
+	c := src[1]
+	switch c {
+	case '"', '\\', '/':
+	case 'b':
+		c = '\b'
+	case 'f':
+		c = '\f'
+	case 'n':
+		c = '\n'
+	case 'r':
+		c = '\r'
+	case 't':
+		c = '\t'
+	case 'u':
+		r, ok := hex4(src[2:])
+		if !ok {
+			return dst, src, false
+		}
+		src = src[6:]
+		if utf16.IsSurrogate(r) {
+			r = pairWithNext(r, &src)
+		}
+		return utf8.AppendRune(dst, r), src, true
+	default:
+		return dst, src, false
+	}
+	return append(dst, c), src[2:], true
 }
 
 // pairWithNext combines the surrogate r with a low surrogate escape at the

@@ -31,6 +31,7 @@ func FuzzStreamPush(f *testing.F) {
 		limit := int(max%512) + 1
 		s := NewStream(Format(format%5), limit)
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			checkReadLog(t, line)
 			payload, st := s.Push(line)
 			switch st {
 			case Record:
@@ -71,10 +72,12 @@ func FuzzDockerVsEncodingJSON(f *testing.F) {
 	f.Add([]byte(dockerLine(`\ud83d\ude00\ud800\u0041\udc00\ud800\ud83d\ude00\n`, "stdout")))
 	f.Add([]byte(`{"\u006cog":"a","str\u0065am":"std\u006fut","x":{"y":[1,"]"]}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		d, ok := scanDocker(line)
-		var text []byte
-		if ok {
-			text, ok = appendUnescaped(nil, d.log)
+		var buf []byte
+		d, ok := scanDocker(line, &buf)
+		ok = ok && !d.logBad
+		text := d.log
+		if d.final {
+			text = append(text[:len(text):len(text)], '\n')
 		}
 		if !utf8.Valid(line) {
 			return // encoding/json replaces invalid UTF-8; we pass it through
@@ -105,4 +108,39 @@ func FuzzDockerVsEncodingJSON(f *testing.F) {
 			t.Fatalf("stream %v, encoding/json %q", d.stream, stream)
 		}
 	})
+}
+
+// checkReadLog checks the one-pass reader of the "log" string against the
+// two passes it replaced, scanString then appendUnescaped, on b taken as the
+// content of a string: same end, same validity, same text.
+func checkReadLog(t *testing.T, b []byte) {
+	t.Helper()
+	var buf []byte
+	var d dockerFields
+	end, ok := readLog(b, 0, &buf, &d)
+	wantEnd, _, wantOK := scanString(b, 0)
+	if ok != wantOK || (ok && end != wantEnd) {
+		t.Fatalf("readLog(%q) = %d, %v; scanString: %d, %v", b, end, ok, wantEnd, wantOK)
+	}
+	if !ok {
+		return
+	}
+	want, good := appendUnescaped(nil, b[:wantEnd])
+	if d.logBad != !good {
+		t.Fatalf("readLog(%q): logBad %v, appendUnescaped ok %v", b, d.logBad, good)
+	}
+	if !good {
+		return
+	}
+	got := append(append([]byte(nil), d.log...), "\n"[:boolInt(d.final)]...)
+	if string(got) != string(want) {
+		t.Fatalf("readLog(%q): text %q final %v, appendUnescaped %q", b, d.log, d.final, want)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -154,27 +154,11 @@ func (s *Stream) Push(line []byte) (payload []byte, st Status) {
 // pushDocker handles one json-file line. Docker ends the "log" of the last
 // part of a record (or of an unsplit one) with "\n", and only that one.
 func (s *Stream) pushDocker(line []byte) ([]byte, Status) {
-	d, ok := scanDocker(line)
-	if !ok {
+	d, ok := scanDocker(line, &s.scratch)
+	if !ok || d.logBad {
 		return nil, Invalid
 	}
-	var text []byte
-	final := false
-	switch n := len(d.log); {
-	case d.logEsc < 0:
-		text = d.log // a middle part without escapes: no decoding needed
-	case d.logEsc == n-2 && d.log[n-1] == 'n':
-		// The common unsplit line without other escapes: no copy.
-		text, final = d.log[:n-2], true
-	default:
-		if s.scratch, ok = appendUnescaped(s.scratch[:0], d.log); !ok {
-			return nil, Invalid
-		}
-		text = s.scratch
-		if n := len(text); n > 0 && text[n-1] == '\n' {
-			text, final = text[:n-1], true
-		}
-	}
+	text, final := d.log, d.final
 	return s.part(&s.joins[0][d.stream], text, final)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mirrord-exporter/mirrord-exporter/checkpoint"
 	"github.com/mirrord-exporter/mirrord-exporter/podlogs"
 	"github.com/mirrord-exporter/mirrord-exporter/source"
 )
@@ -38,7 +39,13 @@ type inputs struct {
 	pods  *podlogs.Follower // nil without --kubernetes
 }
 
-func newInputs(o *options, newSink func(input, name string) source.Sink, logger log.Logger, reg prometheus.Registerer) (inputs, error) {
+// positions are where the inputs resume, from the state file.
+type positions struct {
+	files []source.FilePosition
+	pods  []podlogs.Position
+}
+
+func newInputs(o *options, newSink func(input, name string) source.Sink, gate *checkpoint.Gate, resume positions, logger log.Logger, reg prometheus.Registerer) (inputs, error) {
 	var in inputs
 	switch {
 	case len(o.paths) == 0 && !o.kubernetes.enabled:
@@ -58,6 +65,8 @@ func newInputs(o *options, newSink func(input, name string) source.Sink, logger 
 			NewSink:        newSink,
 			Logger:         logger,
 			Registerer:     reg,
+			Gate:           gate,
+			Resume:         resume.files,
 		})
 		if err != nil {
 			return in, fmt.Errorf("--log.path: %w", err)
@@ -74,6 +83,8 @@ func newInputs(o *options, newSink func(input, name string) source.Sink, logger 
 			MaxLineBytes:  int(o.maxLineBytes),
 			Logger:        logger,
 			Registerer:    reg,
+			Gate:          gate,
+			Resume:        resume.pods,
 		})
 		if err != nil {
 			return in, fmt.Errorf("--kubernetes: %w", err)

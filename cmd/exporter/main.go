@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +24,10 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/mirrord-exporter/mirrord-exporter/checkpoint"
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
+	"github.com/mirrord-exporter/mirrord-exporter/state"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -59,6 +62,8 @@ type options struct {
 	readHeaderTimeout time.Duration
 	logLevel          string
 	logFormat         string
+	stateFile         string
+	saveInterval      time.Duration
 
 	// command is the subcommand: serve (the default, also --once),
 	// backfill or report.
@@ -98,6 +103,11 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("metrics.series-ttl", "Delete a series not updated for this long (active gauges only at zero); 0 never does. Deleting a counter series resets it.").
 		Default("0").DurationVar(&o.seriesTTL)
 
+	app.Flag("state.file", "File to save the exporter's state in (metrics, open sessions, input positions) and to resume from at start, so that a restart neither counts lines twice nor loses any; empty keeps no state.").
+		StringVar(&o.stateFile)
+	app.Flag("state.save-interval", "How often the state file is saved, besides at shutdown; after a crash, the lines since the last save are read again.").
+		Default("10s").DurationVar(&o.saveInterval)
+
 	app.Flag("exporter.log.level", "Level of the exporter's own log: debug, info, warn or error.").
 		Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
 	app.Flag("exporter.log.format", "Format of the exporter's own log: logfmt or json.").
@@ -125,6 +135,16 @@ func parseFlags(args []string) (*options, error) {
 		}
 		// Both read saved logs to their end, like --once.
 		o.once = true
+	}
+	if o.stateFile != "" && o.once {
+		what := "--once"
+		if o.command != "serve" {
+			what = o.command
+		}
+		return nil, fmt.Errorf("--state.file is for following logs; %s reads them to their end from their start", what)
+	}
+	if o.saveInterval <= 0 {
+		return nil, fmt.Errorf("--state.save-interval must be positive, got %s", o.saveInterval)
 	}
 	if o.command == "backfill" && o.backfill.step < time.Second {
 		return nil, fmt.Errorf("--step must be at least 1s, got %s", o.backfill.step)
@@ -191,10 +211,48 @@ type pipeline struct {
 	inputs   inputs
 	ready    <-chan struct{} // closed once every input read what was there at start
 	coll     *collector.Collector
+	ingest   *ingest.Pipeline
 	events   chan collector.Event
+
+	// With a state file: the gate the inputs deliver through, the
+	// collector's snapshot requests, and the saver.
+	gate      *checkpoint.Gate
+	snapshots chan chan<- *collector.State
+	saver     *state.Saver
 }
 
+// newPipeline builds the pipeline, resumed from the state file if there is
+// a usable one. One that cannot be used is set aside and the exporter
+// starts afresh: a state file never stops it from running.
 func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
+	if o.stateFile == "" {
+		return buildPipeline(o, logger, nil)
+	}
+	state.RemoveStaleTemporaries(o.stateFile)
+	saved, err := state.Load(o.stateFile)
+	if err == nil {
+		var p *pipeline
+		p, err = buildPipeline(o, logger, saved)
+		if !errors.Is(err, errRestore) {
+			return p, err
+		}
+	}
+	if !errors.Is(err, state.ErrCorrupt) && !errors.Is(err, errRestore) {
+		return nil, err
+	}
+	msg := "The state file cannot be used; set it aside and starting afresh (inputs are read as if there were no state)"
+	if aside, aerr := state.SetAside(o.stateFile, time.Now()); aerr != nil {
+		level.Error(logger).Log("msg", msg+"; setting it aside failed too, it will be overwritten at the first save", "path", o.stateFile, "err", err, "set_aside_err", aerr)
+	} else {
+		level.Error(logger).Log("msg", msg, "path", o.stateFile, "err", err, "kept_as", aside)
+	}
+	return buildPipeline(o, logger, nil)
+}
+
+// errRestore marks a state file whose content this pipeline cannot take.
+var errRestore = errors.New("cannot restore the saved state")
+
+func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline, error) {
 	labels, err := collector.NewLabelConfig(o.labels, o.noLabels)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
@@ -223,11 +281,33 @@ func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := newInputs(o, ing.NewSink, logger, reg)
-	if err != nil {
+	p := &pipeline{registry: reg, coll: coll, ingest: ing, events: events}
+	var resume positions
+	if o.stateFile != "" {
+		p.gate = &checkpoint.Gate{}
+		p.snapshots = make(chan chan<- *collector.State)
+		if saved != nil {
+			if err := coll.Restore(saved.Collector); err != nil {
+				return nil, fmt.Errorf("%w: collector: %w", errRestore, err)
+			}
+			if err := ing.Restore(saved.Ingest); err != nil {
+				return nil, fmt.Errorf("%w: %w", errRestore, err)
+			}
+			resume = positions{files: saved.Files, pods: saved.Pods}
+			level.Info(logger).Log("msg", "Resuming from the state file", "path", o.stateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods))
+		}
+		if p.saver, err = state.NewSaver(state.SaverConfig{
+			Path: o.stateFile, Interval: o.saveInterval, Snapshot: p.snapshot,
+			Restored: saved != nil, Logger: logger, Registerer: reg,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.inputs, err = newInputs(o, ing.NewSink, p.gate, resume, logger, reg); err != nil {
 		return nil, err
 	}
-	return &pipeline{registry: reg, inputs: in, ready: in.ready(), coll: coll, events: events}, nil
+	p.ready = p.inputs.ready()
+	return p, nil
 }
 
 func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger log.Logger) error {
@@ -251,7 +331,7 @@ func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger
 func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
 	applied := make(chan struct{})
 	go func() {
-		p.coll.Run(p.events, nil)
+		p.coll.Run(p.events, nil, nil)
 		close(applied)
 	}()
 	err := p.inputs.run(ctx)

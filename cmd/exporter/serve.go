@@ -18,6 +18,9 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/state"
 )
 
 // expireEvery is how often sessions are checked against --session.max-age.
@@ -29,12 +32,25 @@ func (p *pipeline) serve(ctx context.Context, o *options, base, logger log.Logge
 	applied := make(chan struct{})
 	ticks := make(chan time.Time)
 	go func() {
-		p.coll.Run(p.events, ticks)
+		p.coll.Run(p.events, ticks, p.snapshots)
 		close(applied)
 	}()
+	// The inputs outlive ctx: the last save takes them as they stand,
+	// before they stop (a stopping input counts its half-joined record as
+	// lost; after a restart the record is still joined).
+	inputsCtx, stopInputs := context.WithCancel(context.Background())
+	defer stopInputs()
 	sourcesDone := make(chan error, 1)
-	go func() { sourcesDone <- p.inputs.run(ctx) }()
+	go func() { sourcesDone <- p.inputs.run(inputsCtx) }()
 	go expireAfterCatchUp(ctx, p.ready, ticks)
+	saverCtx, stopSaver := context.WithCancel(ctx)
+	saverDone := make(chan struct{})
+	go func() {
+		defer close(saverDone)
+		if p.saver != nil {
+			p.saver.Run(saverCtx)
+		}
+	}()
 
 	server := &http.Server{
 		Handler:           p.routes(o, logger),
@@ -66,10 +82,43 @@ func (p *pipeline) serve(ctx context.Context, o *options, base, logger log.Logge
 	if serr := server.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		level.Warn(logger).Log("msg", "HTTP shutdown", "err", serr)
 	}
+	stopSaver()
+	<-saverDone
+	if p.saver != nil {
+		if serr := p.saver.Save(); serr == nil {
+			level.Info(logger).Log("msg", "Saved the state file", "path", o.stateFile)
+		}
+	}
+	stopInputs()
 	<-sourcesDone
 	close(p.events)
 	<-applied
 	return err
+}
+
+// snapshot takes the state at one instant: every input stopped between two
+// deliveries, every event they sent applied. It returns how long the inputs
+// were stopped.
+func (p *pipeline) snapshot() (*state.File, time.Duration, error) {
+	start := time.Now()
+	p.gate.Close()
+	reply := make(chan *collector.State, 1)
+	p.snapshots <- reply
+	f := &state.File{
+		SavedAt:         start.UTC(),
+		ExporterVersion: version.Version,
+		Collector:       <-reply,
+	}
+	var err error
+	f.Ingest, err = p.ingest.Snapshot()
+	if p.inputs.files != nil {
+		f.Files = p.inputs.files.Positions()
+	}
+	if p.inputs.pods != nil {
+		f.Pods = p.inputs.pods.Positions()
+	}
+	p.gate.Open()
+	return f, time.Since(start), err
 }
 
 // expireAfterCatchUp forwards expiry ticks only once the backlog present at
@@ -105,8 +154,10 @@ func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
 		MaxRequestsInFlight: o.maxRequests,
 		EnableOpenMetrics:   true,
 		Registry:            p.registry,
+		// Compressed by fastGzip instead.
+		DisableCompression: true,
 	})
-	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(p.registry, metrics))
+	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(p.registry, newFastGzip(metrics)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "Healthy\n")

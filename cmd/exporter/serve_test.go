@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,13 +64,31 @@ func freeAddress(t *testing.T) string {
 type exporterProcess struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
+}
+
+// lockedBuffer holds a process's log, read while the process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startExporter(t *testing.T, args ...string) *exporterProcess {
 	t.Helper()
 	addr := freeAddress(t)
-	p := &exporterProcess{base: "http://" + addr, stderr: &bytes.Buffer{}}
+	p := &exporterProcess{base: "http://" + addr, stderr: &lockedBuffer{}}
 	p.cmd = exec.Command(exporterBinary, append([]string{"--web.listen-address=" + addr}, args...)...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -359,6 +359,9 @@ func checkVolumes(t *testing.T, spec corev1.PodSpec, c corev1.Container, mode st
 	if _, ok := mounts["/var/lib/mirrord-exporter"]; !ok {
 		t.Error("no state volume at /var/lib/mirrord-exporter")
 	}
+	if !slices.Contains(c.Args, "--state.file=/var/lib/mirrord-exporter/state.json") {
+		t.Errorf("the state file is not kept on the state volume: args %q", c.Args)
+	}
 	hostPaths := map[string]string{}
 	for _, v := range spec.Volumes {
 		if v.HostPath != nil {

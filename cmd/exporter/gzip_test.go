@@ -1,0 +1,121 @@
+package main
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+)
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                        false,
+		"gzip":                    true,
+		"GZIP":                    true,
+		"deflate, gzip;q=0.5":     true,
+		"gzip;q=0":                false,
+		"gzip; q=0.0, identity":   false,
+		"*":                       true,
+		"zstd, br":                false,
+		"identity;q=1, *;q=0.001": true,
+	} {
+		if got := acceptsGzip([]string{header}); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+// TestMetricsGzip scrapes the real binary with and without gzip: the
+// decompressed body holds the same metrics.
+func TestMetricsGzip(t *testing.T) {
+	p := startExporter(t, "--log.path="+filepath.Join("..", "..", "examples", "operator.log"))
+	waitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
+	_, plain := p.get(t, "/metrics")
+
+	req, err := http.NewRequest(http.MethodGet, p.base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	// A transport of its own, which does not decompress behind our back.
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got := resp.Header.Get("Content-Encoding"); got != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", got)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := logMetrics(string(body)), logMetrics(plain); got != want || want == "" {
+		t.Errorf("gzip body differs from the plain one:\n%s", lineDiff(want, got))
+	}
+	p.stop(t)
+}
+
+// BenchmarkServeScrape measures a scrape through the exporter's own /metrics
+// handler (promhttp, fastGzip, the in-flight limit) of about 10,000 series:
+// 1700 sessions, each a distinct user on a distinct target.
+func BenchmarkServeScrape(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	labels, err := collector.NewLabelConfig(nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	coll, err := collector.New(collector.Config{Labels: labels, Registerer: reg, Limits: collector.Limits{MaxSeries: collector.DefaultMaxSeries}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := collector.NewDecoder(labels)
+	for i := range 1700 {
+		user := fmt.Sprintf(`"client_user":"user%d","client_name":"User %d","target_namespace":"ns%d","target_type":"deployment","target_name":"svc%d"`, i, i, i, i)
+		id := fmt.Sprintf(`"session_id":"%016X"`, i)
+		for _, r := range []string{
+			`{"fields":{"message":"Session Start",` + user + `,` + id + `}}`,
+			`{"fields":{"message":"Port Steal",` + user + `,` + id + `,"port":80}}`,
+			`{"fields":{"message":"Session End",` + user + `,` + id + `,"session_duration":60}}`,
+		} {
+			var ev collector.Event
+			if ok, reason := dec.Decode([]byte(r), &ev); !ok {
+				b.Fatalf("not decoded (%q): %s", reason, r)
+			}
+			coll.Apply(&ev)
+		}
+	}
+	ready := make(chan struct{})
+	close(ready)
+	p := &pipeline{registry: reg, ready: ready}
+	h := p.routes(&options{metricsPath: "/metrics", maxRequests: 40}, log.NewNopLogger())
+	for _, enc := range []string{"identity", "gzip"} {
+		b.Run(enc, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", enc)
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+				size = w.Body.Len()
+			}
+			b.ReportMetric(float64(size), "body-B")
+		})
+	}
+}

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+)
+
+// processMetrics are the exporter's own metrics that describe the process
+// rather than the log read, and so differ between a process killed and
+// restarted many times and one that ran throughout: the rotations and file
+// errors each process saw, the files it holds open, and the state saves.
+var processMetrics = []string{
+	"mirrord_exporter_file_rotations_total",
+	"mirrord_exporter_file_errors_total",
+	"mirrord_exporter_files_followed",
+	"mirrord_exporter_state_",
+}
+
+// logMetrics keeps the families of an exposition that depend on the log
+// alone: every mirrord_ family but processMetrics, HELP and TYPE included.
+func logMetrics(exposition string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(exposition, "\n") {
+		name := line
+		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name = rest
+		} else if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name = rest
+		}
+		if !strings.HasPrefix(name, "mirrord_") || hasAnyPrefix(name, processMetrics) {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// rotatingWriter writes a log the way logrotate rotates it: numbered
+// generations, renamed (the newest is .1) or copied and truncated, none
+// deleted, so that an exporter down for a while can still read them all.
+type rotatingWriter struct {
+	t       *testing.T
+	path    string
+	rotated int // generations next to the live file
+}
+
+func (w *rotatingWriter) write(lines []string) {
+	w.t.Helper()
+	appendLines(w.t, w.path, lines)
+}
+
+func (w *rotatingWriter) shift() {
+	w.t.Helper()
+	for k := w.rotated; k >= 1; k-- {
+		if err := os.Rename(fmt.Sprintf("%s.%d", w.path, k), fmt.Sprintf("%s.%d", w.path, k+1)); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	w.rotated++
+}
+
+// renameRotate moves the live file to .1; the next write creates it anew.
+func (w *rotatingWriter) renameRotate() {
+	w.t.Helper()
+	w.shift()
+	if err := os.Rename(w.path, w.path+".1"); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// copyTruncate copies the live file to .1 and truncates it in place.
+func (w *rotatingWriter) copyTruncate() {
+	w.t.Helper()
+	w.shift()
+	b, err := os.ReadFile(w.path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(w.path+".1", b, 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Truncate(w.path, 0); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// caughtUp waits until an exporter has read lines lines of input and
+// applied the events of truth, and returns its exposition.
+func caughtUp(t *testing.T, base, input string, lines int, truth loggen.Truth) string {
+	t.Helper()
+	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
+	var behind []string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body := scrape(t, base)
+		behind = behind[:0]
+		for ev, n := range truth.Events {
+			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
+			if got := sample(t, body, series); got != n {
+				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
+			}
+		}
+		if got := sample(t, body, linesRead); got != float64(lines) {
+			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never read every line and applied every event:\n%s", base, strings.Join(behind, "\n"))
+		}
+	}
+	// Families are collected one after another: scrape again now that
+	// nothing moves.
+	return scrape(t, base)
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		return ""
+	}
+	return b.String()
+}
+
+// TestStateSurvivesKill9 replays a generated log, rotated by rename and by
+// copytruncate while it is written, to two exporters: one runs throughout,
+// the other has a state file and is killed with SIGKILL at random instants
+// (while reading, while saving, while starting) and restarted, sometimes
+// only after rotations happened. In the end both must show the same
+// metrics, byte for byte: no line counted twice, none lost.
+func TestStateSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "operator.log")
+	stateFile := filepath.Join(dir, "state", "exporter.json")
+	if err := os.Mkdir(filepath.Dir(stateFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := genConfig(loggen.CRI, 21)
+	cfg.Sessions = 600
+	lines, truth := generatedLines(t, cfg)
+	common := []string{"--log.path=" + live, "--log.poll-interval=20ms", "--session.max-age=0"}
+
+	reference := startExporter(t, common...)
+	chaosArgs := append([]string{"--state.file=" + stateFile, "--state.save-interval=30ms"}, common...)
+
+	// A new seed each run covers more instants over time; a failure names
+	// its seed, though the timing of the processes is never the same.
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 4))
+	w := &rotatingWriter{t: t, path: live}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		rng := rand.New(rand.NewPCG(seed, 5)) // the writer's own
+		const chunk = 150
+		for i := 0; i < len(lines); i += chunk {
+			w.write(lines[i:min(i+chunk, len(lines))])
+			switch n := i / chunk; {
+			case n%17 == 16:
+				w.copyTruncate()
+			case n%7 == 6:
+				w.renameRotate()
+			}
+			time.Sleep(time.Duration(20+rng.IntN(40)) * time.Millisecond)
+		}
+	}()
+
+	const minKills = 20
+	kills, killedWriting := 0, 0
+	var (
+		mu    sync.Mutex
+		chaos *exec.Cmd
+		logs  lockedBuffer
+	)
+	addr := freeAddress(t)
+	start := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		chaos = exec.Command(exporterBinary, append([]string{"--web.listen-address=" + addr}, chaosArgs...)...)
+		chaos.Stderr = &logs
+		if err := chaos.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if chaos != nil && chaos.ProcessState == nil {
+			chaos.Process.Kill()
+			chaos.Wait()
+		}
+		if t.Failed() {
+			t.Logf("log of the killed exporter:\n%s", logs.String())
+		}
+	})
+	start()
+	for writing := true; ; {
+		time.Sleep(time.Duration(50+rng.IntN(300)) * time.Millisecond)
+		select {
+		case <-writerDone:
+			writing = false
+		default:
+		}
+		if !writing && kills >= minKills {
+			break
+		}
+		mu.Lock()
+		if err := chaos.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		chaos.Wait()
+		fmt.Fprintf(&logs, "--- killed (%d) ---\n", kills+1)
+		mu.Unlock()
+		kills++
+		if writing {
+			killedWriting++
+		}
+		// Sometimes down for a while, rotations going on.
+		time.Sleep(time.Duration(rng.IntN(3)*150) * time.Millisecond)
+		start()
+	}
+	if kills < minKills {
+		t.Fatalf("only %d kills: the log was written too fast to test anything", kills)
+	}
+	t.Logf("%d lines, %d rotations, %d kills (%d while the log was written)", len(lines), w.rotated, kills, killedWriting)
+
+	want := logMetrics(caughtUp(t, reference.base, live, len(lines), truth))
+	got := logMetrics(caughtUp(t, "http://"+addr, live, len(lines), truth))
+	if got != want {
+		t.Errorf("after %d kills, the metrics differ from those of the exporter that ran throughout:\n%s", kills, lineDiff(want, got))
+	}
+	requireTruth(t, got, truth)
+	if !strings.Contains(logs.String(), "Resuming from the state file") {
+		t.Error("the killed exporter never resumed from its state file")
+	}
+}
+
+// lineDiff lists the lines only one of two expositions has.
+func lineDiff(want, got string) string {
+	inWant := make(map[string]bool)
+	for _, l := range strings.Split(want, "\n") {
+		inWant[l] = true
+	}
+	inGot := make(map[string]bool)
+	var b strings.Builder
+	for _, l := range strings.Split(got, "\n") {
+		inGot[l] = true
+		if !inWant[l] {
+			fmt.Fprintf(&b, "+ %s\n", l)
+		}
+	}
+	for _, l := range strings.Split(want, "\n") {
+		if !inGot[l] {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+// TestStateAcrossTwoRotationsWhileDown stops the exporter (SIGTERM, which
+// saves), writes the rest of the live file and two more generations while
+// it is down, and restarts it: it reads the rest of the saved generation,
+// the generation in between and the new live file, and its metrics equal
+// the generator's truth.
+func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "operator.log")
+	stateFile := filepath.Join(dir, "exporter.state")
+	lines, truth := generatedLines(t, genConfig(loggen.CRI, 22))
+	args := []string{"--log.path=" + live, "--log.poll-interval=20ms", "--session.max-age=0", "--state.file=" + stateFile}
+	w := &rotatingWriter{t: t, path: live}
+
+	quarter := len(lines) / 4
+	w.write(lines[:quarter])
+	p := startExporter(t, args...)
+	waitFor(t, "the first quarter", func() bool {
+		return sample(t, scrape(t, p.base), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == float64(quarter)
+	})
+	p.stop(t)
+
+	w.write(lines[quarter : 2*quarter])
+	w.renameRotate()
+	w.write(lines[2*quarter : 3*quarter])
+	w.renameRotate()
+	w.write(lines[3*quarter:])
+
+	p = startExporter(t, args...)
+	body := caughtUp(t, p.base, live, len(lines), truth)
+	requireTruth(t, body, truth)
+	if got := sample(t, body, "mirrord_exporter_state_restored"); got != 1 {
+		t.Errorf("mirrord_exporter_state_restored = %v, want 1", got)
+	}
+	if !strings.Contains(p.stderr.String(), "newer_generations=1") {
+		t.Errorf("the generation in between was not read from its rotated name:\n%s", p.stderr)
+	}
+	p.stop(t)
+}
+
+// TestStateJoinsRecordSplitAcrossRestart stops the exporter between the
+// parts of a CRI record split by the runtime: after the restart the record
+// is joined and counted once, not lost as unterminated.
+func TestStateJoinsRecordSplitAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "operator.log")
+	stateFile := filepath.Join(dir, "exporter.state")
+	args := []string{"--log.path=" + live, "--log.poll-interval=20ms", "--state.file=" + stateFile}
+	record := `{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Session Start","session_id":"s1","client_user":"alice"}}`
+	half := len(record) / 2
+	appendLines(t, live, []string{"2026-08-17T10:00:00.000000000Z stdout P " + record[:half]})
+	p := startExporter(t, args...)
+	waitFor(t, "the first part", func() bool {
+		return sample(t, scrape(t, p.base), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == 1
+	})
+	p.stop(t)
+
+	appendLines(t, live, []string{"2026-08-17T10:00:00.000000001Z stdout F " + record[half:]})
+	p = startExporter(t, args...)
+	series := `mirrord_sessions_started_total{client_name="",client_user="alice",target_name="",target_namespace="",target_type="targetless"}`
+	waitFor(t, "the joined record", func() bool { return sample(t, scrape(t, p.base), series) == 1 })
+	body := scrape(t, p.base)
+	for series, want := range map[string]float64{
+		`mirrord_exporter_malformed_lines_total{reason="unterminated_partial"}`:                0,
+		`mirrord_exporter_log_records_total{wrapper="cri"}`:                                    1,
+		loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live}): 2,
+	} {
+		if got := sample(t, body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	p.stop(t)
+}
+
+// TestStateCorruptFileIsSetAside: a state file that cannot be used is
+// logged, kept under another name, and the exporter starts afresh and
+// saves a good one.
+func TestStateCorruptFileIsSetAside(t *testing.T) {
+	for name, content := range map[string]string{
+		"garbage":         "\x00not json",
+		"truncated":       `{"version":1,"collector":{"labels":[`,
+		"unknown version": `{"version":99,"collector":{}}`,
+		"other labels":    `{"version":1,"collector":{"labels":["client_user","something_else"]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, "operator.log")
+			stateFile := filepath.Join(dir, "exporter.state")
+			if err := os.WriteFile(stateFile, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			lines, truth := generatedLines(t, genConfig(loggen.Raw, 23))
+			appendLines(t, live, lines)
+			p := startExporter(t, "--log.path="+live, "--state.file="+stateFile, "--state.save-interval=50ms", "--session.max-age=0")
+			body := caughtUp(t, p.base, live, len(lines), truth)
+			requireTruth(t, body, truth)
+			if got := sample(t, body, "mirrord_exporter_state_restored"); got != 0 {
+				t.Errorf("mirrord_exporter_state_restored = %v, want 0", got)
+			}
+			waitFor(t, "a good save", func() bool {
+				return sample(t, scrape(t, p.base), "mirrord_exporter_state_saves_total") > 0
+			})
+			aside, _ := filepath.Glob(stateFile + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("set-aside copies: %v, want one", aside)
+			}
+			if b, _ := os.ReadFile(aside[0]); string(b) != content {
+				t.Errorf("the set-aside copy holds %q, want the original", b)
+			}
+			if !strings.Contains(p.stderr.String(), "The state file cannot be used") {
+				t.Errorf("not logged:\n%s", p.stderr)
+			}
+			p.stop(t)
+		})
+	}
+}
+
+// TestStateSaveFailureIsCounted: a state file that cannot be written is
+// logged and counted, and the exporter goes on.
+func TestStateSaveFailureIsCounted(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "operator.log")
+	appendLines(t, live, []string{`{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Max seat count reached!","active_users":3}}`})
+	p := startExporter(t, "--log.path="+live, "--state.file="+filepath.Join(dir, "missing-dir", "state"), "--state.save-interval=20ms")
+	waitFor(t, "a failed save", func() bool {
+		return sample(t, scrape(t, p.base), "mirrord_exporter_state_save_failures_total") >= 2
+	})
+	if got := sample(t, scrape(t, p.base), "mirrord_seat_limit_reached_total"); got != 1 {
+		t.Errorf("mirrord_seat_limit_reached_total = %v, want 1", got)
+	}
+	if n := strings.Count(p.stderr.String(), "Saving the state file failed"); n != 1 {
+		t.Errorf("the failure was logged %d times, want once while it persists:\n%s", n, p.stderr)
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("exit after a failing final save: %v", err)
+	}
+}
+
+// TestStateKubernetesKill9 follows an operator pod through the Kubernetes
+// API (the fake API server of package kubetest, real client-go), kills the
+// exporter with SIGKILL a few times while the log grows, and requires the
+// generator's truth at the end: the container log is resumed at the saved
+// timestamp, not read again from its start.
+func TestStateKubernetesKill9(t *testing.T) {
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "exporter.state")
+	cfg := genConfig(loggen.Raw, 24)
+	texts, truth := generatedLines(t, cfg)
+	stamp := time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC)
+	lines := make([]kubetest.Line, len(texts))
+	for i, text := range texts {
+		// Four lines to a millisecond: resuming must skip within a run of
+		// equal timestamps.
+		lines[i] = kubetest.Line{Time: stamp.Add(time.Duration(i/4) * time.Millisecond), Text: text}
+	}
+	kube := kubetest.Start(t, kubetest.Config{})
+	pod := kube.AddPod("mirrord-operator-0", kubetest.PodOptions{})
+	args := []string{"--kubernetes", "--kubernetes.kubeconfig=" + kube.Kubeconfig(), "--state.file=" + stateFile, "--state.save-interval=20ms", "--session.max-age=0"}
+
+	const parts = 5
+	var p *exporterProcess
+	for k := range parts {
+		kube.Append(pod, lines[k*len(lines)/parts:(k+1)*len(lines)/parts]...)
+		p = startExporter(t, args...)
+		time.Sleep(time.Duration(50+k*40) * time.Millisecond)
+		if k < parts-1 {
+			if err := p.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			p.cmd.Wait()
+		}
+	}
+	body := caughtUp(t, p.base, "kubernetes", len(lines), truth)
+	requireTruth(t, body, truth)
+	if got := sample(t, body, "mirrord_exporter_state_restored"); got != 1 {
+		t.Errorf("mirrord_exporter_state_restored = %v, want 1", got)
+	}
+	resumed := 0
+	for _, r := range kube.LogRequests("mirrord-operator-0") {
+		if r.SinceTime != "" {
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		t.Error("no log request resumed at a saved timestamp")
+	}
+	p.stop(t)
+}

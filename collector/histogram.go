@@ -1,0 +1,274 @@
+package collector
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+)
+
+// Native histogram settings of mirrord_session_duration_seconds. They are
+// what client_golang derives from NativeHistogramBucketFactor 1.1,
+// NativeHistogramMaxBucketNumber 160 and NativeHistogramMinResetDuration 0,
+// which the family used before it had a histogram of its own (one whose
+// state can be saved and restored).
+const (
+	nativeSchema        = 3 // the largest schema whose bucket factor, 2^(2^-3), is ≤ 1.1
+	nativeMinSchema     = -4
+	nativeMaxBuckets    = 160
+	nativeZeroThreshold = 2.938735877055719e-39 // 2^-128, client_golang's default
+)
+
+// nativeBounds are the lower bounds, as fractions of math.Frexp, of the
+// buckets within one power of two, per positive schema. They are
+// client_golang's constants, so that keys match its histograms bit for bit.
+var nativeBounds = [nativeSchema + 1][]float64{
+	{0.5},
+	{0.5, 0.7071067811865475},
+	{0.5, 0.5946035575013605, 0.7071067811865475, 0.8408964152537144},
+	{
+		0.5, 0.5452538663326288, 0.5946035575013605, 0.6484197773255048,
+		0.7071067811865475, 0.7711054127039704, 0.8408964152537144, 0.9170040432046711,
+	},
+}
+
+// histogramVec is a labelled histogram family with classic and native
+// buckets whose series can be read and set whole (histogramState), unlike
+// client_golang's. Observations come from one goroutine; Collect from
+// concurrent scrapes.
+type histogramVec struct {
+	desc   *prometheus.Desc
+	labels int
+	upper  []float64
+
+	mu     sync.Mutex
+	series map[string]*histogram
+	key    []byte
+}
+
+func newHistogramVec(name, help string, labels []string, buckets []float64) *histogramVec {
+	return &histogramVec{
+		desc:   prometheus.NewDesc(name, help, labels, nil),
+		labels: len(labels),
+		upper:  buckets,
+		series: make(map[string]*histogram),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (v *histogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+
+// Collect implements prometheus.Collector.
+func (v *histogramVec) Collect(ch chan<- prometheus.Metric) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, h := range v.series {
+		ch <- h
+	}
+}
+
+// WithLabelValues returns the series of values, creating it empty. Like
+// client_golang's, it panics on a wrong number of values: a programming
+// error.
+func (v *histogramVec) WithLabelValues(values ...string) *histogram {
+	if len(values) != v.labels {
+		panic(fmt.Sprintf("histogram %s: %d label values, want %d", v.desc, len(values), v.labels))
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.setKey(values)
+	if h, ok := v.series[string(v.key)]; ok {
+		return h
+	}
+	h := &histogram{
+		desc:    v.desc,
+		labels:  prometheus.MakeLabelPairs(v.desc, values),
+		upper:   v.upper,
+		buckets: make([]uint64, len(v.upper)),
+		schema:  nativeSchema,
+		pos:     make(map[int]uint64),
+		neg:     make(map[int]uint64),
+	}
+	v.series[string(v.key)] = h
+	return h
+}
+
+// DeleteLabelValues deletes the series of values, and reports whether there
+// was one.
+func (v *histogramVec) DeleteLabelValues(values ...string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.setKey(values)
+	if _, ok := v.series[string(v.key)]; !ok {
+		return false
+	}
+	delete(v.series, string(v.key))
+	return true
+}
+
+func (v *histogramVec) setKey(values []string) {
+	v.key = v.key[:0]
+	for i, s := range values {
+		if i > 0 {
+			v.key = append(v.key, keySep)
+		}
+		v.key = append(v.key, s...)
+	}
+}
+
+// histogram is one series: classic bucket counts plus a native histogram
+// that halves its resolution rather than reset when it has too many buckets,
+// so that its counts stay exact.
+type histogram struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	upper  []float64
+
+	mu      sync.Mutex // Observe against Write from scrapes
+	buckets []uint64   // per classic bucket, not cumulative; +Inf is count minus their sum
+	count   uint64
+	sum     float64
+	schema  int32
+	zero    uint64         // observations within ±nativeZeroThreshold
+	pos     map[int]uint64 // native bucket key → count, positive observations
+	neg     map[int]uint64 // same for negative observations, by absolute value
+}
+
+// Desc implements prometheus.Metric.
+func (h *histogram) Desc() *prometheus.Desc { return h.desc }
+
+// Observe implements prometheus.Observer.
+func (h *histogram) Observe(v float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i := sort.SearchFloat64s(h.upper, v); i < len(h.upper) {
+		h.buckets[i]++
+	}
+	h.sum += v
+	h.count++
+	if math.IsNaN(v) {
+		return // like client_golang: no native bucket for NaN
+	}
+	key := nativeKey(v, h.schema)
+	switch {
+	case v > nativeZeroThreshold:
+		h.pos[key]++
+	case v < -nativeZeroThreshold:
+		h.neg[key]++
+	default:
+		h.zero++
+	}
+	for len(h.pos)+len(h.neg) > nativeMaxBuckets && h.schema > nativeMinSchema {
+		h.schema--
+		h.pos = widen(h.pos)
+		h.neg = widen(h.neg)
+	}
+}
+
+// nativeKey is the key of v's native bucket at schema: bucket k covers
+// (2^((k-1)/2^schema), 2^(k/2^schema)] in absolute value. It is
+// client_golang's computation.
+func nativeKey(v float64, schema int32) int {
+	inf := math.IsInf(v, 0)
+	if inf {
+		v = math.MaxFloat64
+	}
+	frac, exp := math.Frexp(math.Abs(v))
+	var key int
+	if schema > 0 {
+		bounds := nativeBounds[schema]
+		key = sort.SearchFloat64s(bounds, frac) + (exp-1)*len(bounds)
+	} else {
+		key = exp
+		if frac == 0.5 {
+			key--
+		}
+		offset := (1 << -schema) - 1
+		key = (key + offset) >> -schema
+	}
+	if inf {
+		key++
+	}
+	return key
+}
+
+// widen merges buckets pairwise for the next lower schema: key k goes to
+// ceil(k/2).
+func widen(buckets map[int]uint64) map[int]uint64 {
+	out := make(map[int]uint64, len(buckets)/2+1)
+	for k, n := range buckets {
+		if k > 0 {
+			k++
+		}
+		out[k/2] += n // Go's division truncates toward zero: ceil for k ≤ 0
+	}
+	return out
+}
+
+// Write implements prometheus.Metric.
+func (h *histogram) Write(out *dto.Metric) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	his := &dto.Histogram{
+		SampleCount:   proto.Uint64(h.count),
+		SampleSum:     proto.Float64(h.sum),
+		Bucket:        make([]*dto.Bucket, len(h.upper)),
+		Schema:        proto.Int32(h.schema),
+		ZeroThreshold: proto.Float64(nativeZeroThreshold),
+		ZeroCount:     proto.Uint64(h.zero),
+	}
+	var cum uint64
+	for i, upper := range h.upper {
+		cum += h.buckets[i]
+		his.Bucket[i] = &dto.Bucket{CumulativeCount: proto.Uint64(cum), UpperBound: proto.Float64(upper)}
+	}
+	his.NegativeSpan, his.NegativeDelta = nativeSpans(h.neg)
+	his.PositiveSpan, his.PositiveDelta = nativeSpans(h.pos)
+	out.Histogram = his
+	out.Label = h.labels
+	return nil
+}
+
+// nativeSpans encodes buckets as Prometheus' protobuf does, the way
+// client_golang does: spans of buckets, a gap of one or two empty buckets
+// filled in rather than starting a new span, and each count as the delta to
+// the previous one.
+func nativeSpans(buckets map[int]uint64) ([]*dto.BucketSpan, []int64) {
+	if len(buckets) == 0 {
+		return nil, nil
+	}
+	keys := make([]int, 0, len(buckets))
+	for k := range buckets {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var (
+		spans  []*dto.BucketSpan
+		deltas []int64
+		prev   int64
+		next   int
+	)
+	add := func(n int64) {
+		*spans[len(spans)-1].Length++
+		deltas = append(deltas, n-prev)
+		prev = n
+	}
+	for i, k := range keys {
+		gap := int32(k - next)
+		if i == 0 || gap > 2 {
+			spans = append(spans, &dto.BucketSpan{Offset: proto.Int32(gap), Length: proto.Uint32(0)})
+		} else {
+			for range gap {
+				add(0)
+			}
+		}
+		add(int64(buckets[k]))
+		next = k + 1
+	}
+	return spans, deltas
+}

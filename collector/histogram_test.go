@@ -1,0 +1,188 @@
+package collector
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+)
+
+// clientHistogram is a client_golang histogram with the settings our
+// histogram reproduces.
+func clientHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:                            "h",
+		Help:                            "h",
+		Buckets:                         sessionDurationBuckets,
+		NativeHistogramBucketFactor:     1.1,
+		NativeHistogramMaxBucketNumber:  nativeMaxBuckets,
+		NativeHistogramMinResetDuration: 0,
+	})
+}
+
+func ourHistogram() *histogram {
+	return newHistogramVec("h", "h", nil, sessionDurationBuckets).WithLabelValues()
+}
+
+// writeHistogram returns the dto of m, without the created timestamp, which
+// our histogram does not have.
+func writeHistogram(t *testing.T, m prometheus.Metric) *dto.Histogram {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	d.Histogram.CreatedTimestamp = nil
+	return d.Histogram
+}
+
+// observations draws n values from a mix of what shows up as session
+// durations and edge cases: zeros, exact bucket boundaries (classic and
+// native), tiny and negative values.
+func observations(r *rand.Rand, n int, octaves float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		switch r.IntN(8) {
+		case 0:
+			out[i] = 0
+		case 1:
+			out[i] = sessionDurationBuckets[r.IntN(len(sessionDurationBuckets))]
+		case 2:
+			out[i] = math.Exp2(float64(r.IntN(int(octaves)*8)) / 8) // a native boundary
+		case 3:
+			out[i] = -math.Exp2(r.Float64() * 3)
+		case 4:
+			out[i] = 1e-40 // within the zero bucket
+		default:
+			out[i] = math.Exp2(r.Float64() * octaves)
+		}
+	}
+	return out
+}
+
+func TestNativeHistogramMatchesClientGolang(t *testing.T) {
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		// Positive values span at most 16 octaves (128 buckets at schema 3),
+		// negative ones 3 (24): under the 160 buckets that coarsen.
+		obs := observations(r, r.IntN(500), 16)
+		theirs, ours := clientHistogram(), ourHistogram()
+		for _, v := range obs {
+			theirs.Observe(v)
+			ours.Observe(v)
+		}
+		want, got := writeHistogram(t, theirs), writeHistogram(t, ours)
+		if got.GetSchema() != nativeSchema {
+			t.Fatalf("seed %d: schema %d, want %d: the observations must stay under %d buckets", seed, got.GetSchema(), nativeSchema, nativeMaxBuckets)
+		}
+		if !proto.Equal(got, want) {
+			t.Fatalf("seed %d (%d observations):\ngot  %s\nwant %s", seed, len(obs), prototext.Format(got), prototext.Format(want))
+		}
+	}
+}
+
+func TestNativeHistogramKeys(t *testing.T) {
+	for _, c := range []struct {
+		v      float64
+		schema int32
+		key    int
+	}{
+		{1, 3, 0}, {2, 3, 8}, {math.Nextafter(1, 2), 3, 1}, {math.Exp2(1.0 / 8), 3, 1},
+		{0.5, 3, -8}, {3, 0, 2}, {4, 0, 2}, {4.5, 0, 3}, {4, -1, 1}, {5, -1, 2}, {16, -2, 1}, {17, -2, 2},
+		{math.Inf(1), 3, 8193},
+	} {
+		if got := nativeKey(c.v, c.schema); got != c.key {
+			t.Errorf("key of %v at schema %d = %d, want %d", c.v, c.schema, got, c.key)
+		}
+	}
+}
+
+// TestNativeHistogramCoarsens observes values over 60 octaves, far more
+// than 160 buckets at schema 3: the schema must go down and every
+// observation stay counted, in the bucket it falls in at the final schema.
+func TestNativeHistogramCoarsens(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	h := ourHistogram()
+	theirs := clientHistogram()
+	var obs []float64
+	for range 5000 {
+		v := math.Exp2(r.Float64()*60 - 30)
+		if r.IntN(10) == 0 {
+			v = -v
+		}
+		obs = append(obs, v)
+		h.Observe(v)
+		theirs.Observe(v)
+	}
+	s := h.state()
+	if s.Schema >= nativeSchema {
+		t.Fatalf("schema %d: not coarsened", s.Schema)
+	}
+	if n := len(s.Positive) + len(s.Negative); n > nativeMaxBuckets {
+		t.Errorf("%d native buckets, more than %d", n, nativeMaxBuckets)
+	}
+	want := map[bool]map[int]uint64{true: {}, false: {}}
+	for _, v := range obs {
+		want[v > 0][nativeKey(v, s.Schema)]++
+	}
+	for sign, list := range map[bool][]NativeBucket{true: s.Positive, false: s.Negative} {
+		if got := nativeMap(list); !mapsEqual(got, want[sign]) {
+			t.Errorf("positive %v: buckets %v, want %v", sign, got, want[sign])
+		}
+	}
+	if s.Count != uint64(len(obs)) || s.ZeroCount != 0 {
+		t.Errorf("count %d zero %d, want %d and 0", s.Count, s.ZeroCount, len(obs))
+	}
+	// client_golang coarsens the same way when it may not reset.
+	if got, want := writeHistogram(t, h), writeHistogram(t, theirs); !proto.Equal(got, want) {
+		t.Errorf("differs from client_golang:\ngot  %s\nwant %s", prototext.Format(got), prototext.Format(want))
+	}
+}
+
+func mapsEqual(a, b map[int]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestHistogramConcurrentWrite is for the race detector: scrapes write while
+// the collector observes.
+func TestHistogramConcurrentWrite(t *testing.T) {
+	v := newHistogramVec("h", "h", []string{"l"}, sessionDurationBuckets)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(v)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if _, err := reg.Gather(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	for i := range 20000 {
+		v.WithLabelValues(string(rune('a' + i%5))).Observe(float64(i))
+		if i%1000 == 0 {
+			v.DeleteLabelValues("a")
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
