@@ -38,6 +38,7 @@ type Decoder struct {
 	ts       []byte
 	inFields bool
 	text     []byte // a plain-text record without its colours
+	strings  labelStrings
 }
 
 // NewDecoder returns a Decoder that fills Event.Labels for the given labels.
@@ -221,6 +222,7 @@ func (d *Decoder) decodeCandidate(rec []byte, ev *Event) (bool, Reason) {
 // finish validates and types the fields of an event whose kind is known, and
 // extracts its labels.
 func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
+	f.strings = &d.strings
 	if reason := f.fill(ev); reason != ReasonNone {
 		return false, reason
 	}
@@ -272,6 +274,7 @@ func find(ms []member, key string) (member, bool) {
 type eventFields struct {
 	members   []member
 	flattened bool
+	strings   *labelStrings // nil: every value is a new string
 }
 
 func (f eventFields) get(key string) (member, bool) {
@@ -382,7 +385,38 @@ func (f eventFields) text(key string) string {
 	if !ok {
 		return ""
 	}
-	return labelValue(m.val)
+	return f.value(m.val)
+}
+
+func (f eventFields) value(b []byte) string {
+	if f.strings == nil {
+		return labelValue(b)
+	}
+	return f.strings.get(b)
+}
+
+// labelStrings hands out the same string for a label value seen before:
+// users, hosts and targets repeat from event to event, and a new string
+// for each would be an allocation and garbage per label per event.
+type labelStrings struct{ m map[string]string }
+
+// maxLabelStrings bounds the table: when full it starts afresh, so that a
+// stream of distinct values costs no more than without it.
+const maxLabelStrings = 4096
+
+func (t *labelStrings) get(b []byte) string {
+	if s, ok := t.m[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := labelValue(b)
+	if len(b) > MaxLabelValueBytes || !utf8.Valid(b) {
+		return s // not b's own text: not a key to find it by
+	}
+	if t.m == nil || len(t.m) >= maxLabelStrings {
+		t.m = make(map[string]string, 64)
+	}
+	t.m[s] = s
+	return s
 }
 
 // labels returns the configured label values. target_type and target_name
@@ -414,7 +448,7 @@ func (f eventFields) target() (string, string) {
 	typ, hasType := f.get("target_type")
 	name, hasName := f.get("target_name")
 	if hasType || hasName {
-		return labelValue(typ.val), labelValue(name.val)
+		return f.value(typ.val), f.value(name.val)
 	}
 	t, ok := f.get("target")
 	if !ok || len(t.val) == 0 || string(t.val) == "targetless" {
