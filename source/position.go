@@ -153,7 +153,9 @@ func (fl *follower) findSaved(sibs []sibling, pos *FilePosition) (saved *openFil
 	byIdentity := slices.IndexFunc(candidates, func(of *openFile) bool { return fl.holdsPosition(of, pos) })
 	if byIdentity >= 0 {
 		saved = candidates[byIdentity]
-	} else {
+	} else if len(pos.Head) > 0 {
+		// Without first bytes (nothing was read of the file) content
+		// cannot tell one file from another.
 		for _, of := range candidates {
 			if fl.holdsContent(of, pos) && (saved == nil || of.info.ModTime().After(saved.info.ModTime())) {
 				saved = of

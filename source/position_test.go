@@ -236,3 +236,31 @@ func TestUnresolvedPositionIsKept(t *testing.T) {
 		t.Errorf("positions while the file is missing: %+v, want the saved %+v", got, pos)
 	}
 }
+
+// TestEmptyPositionMatchesNoOtherFile: a position saved before anything was
+// read of its file has no first bytes; when that file is gone, another
+// generation must not be taken for it.
+func TestEmptyPositionMatchesNoOtherFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.log")
+	writeFile(t, path, "")
+	gate := &checkpoint.Gate{}
+	h := startManager(t, Config{Paths: []string{path}, Gate: gate, PollInterval: 5 * time.Millisecond})
+	h.waitFor("the file to be opened", func() bool { return h.followed() == 1 })
+	pos := savedPositions(h, gate)
+	if err := h.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if len(pos) != 1 || pos[0].Offset != 0 || len(pos[0].Head) != 0 {
+		t.Fatalf("positions %+v, want one at offset 0 with no first bytes", pos)
+	}
+	// The other generation is made while the saved file still exists, so
+	// that it cannot reuse its inode number.
+	writeFile(t, path+".1", "old\n")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "new\n")
+	h = resumed(t, path, pos)
+	h.waitLines(path, "new")
+}
