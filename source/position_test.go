@@ -254,13 +254,11 @@ func TestEmptyPositionMatchesNoOtherFile(t *testing.T) {
 	if len(pos) != 1 || pos[0].Offset != 0 || len(pos[0].Head) != 0 {
 		t.Fatalf("positions %+v, want one at offset 0 with no first bytes", pos)
 	}
-	// The other generation is made while the saved file still exists, so
-	// that it cannot reuse its inode number.
+	// The other files are made while the saved one still exists, so that
+	// neither can reuse its inode number.
 	writeFile(t, path+".1", "old\n")
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, "new\n")
+	writeFile(t, filepath.Join(dir, "next"), "new\n")
+	rename(t, filepath.Join(dir, "next"), path)
 	h = resumed(t, path, pos)
 	h.waitLines(path, "new")
 }
