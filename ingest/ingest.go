@@ -117,6 +117,11 @@ func (p *Pipeline) NewSink(input, name string) source.Sink {
 	for i, w := range []unwrap.Format{unwrap.JSON, unwrap.Docker, unwrap.CRI} {
 		s.records[i] = p.records.WithLabelValues(w.String())
 	}
+	// Most Docker lines are no event: judged still escaped, they skip the
+	// unescape and the decode, which would only reject them. (Only Docker
+	// lines consult it, so it is harmless on JSON and CRI streams.)
+	// Stream ignores its answer on text with \u escapes.
+	s.stream.SkipRecord = collector.NoEventInSimplyEscaped
 	p.sinksMu.Lock()
 	defer p.sinksMu.Unlock()
 	if joins, ok := p.savedJoins[name]; ok {
@@ -154,6 +159,8 @@ func (s *sink) Line(line []byte) {
 	case unwrap.Record:
 		s.countRecord()
 		s.record(payload)
+	case unwrap.Skipped:
+		s.countRecord() // a record that Decode would have turned down silently
 	case unwrap.Invalid:
 		s.p.reject(ReasonInvalidWrapper, s.name, line)
 	case unwrap.TooLong:

@@ -61,6 +61,22 @@ func BenchmarkPushDocker(b *testing.B) {
 	benchmarkPush(b, Auto, dockerLine(tracingInLog+`\n`, "stdout"))
 }
 
+// BenchmarkPushDockerSkip measures a Docker line that SkipRecord turns
+// down: validated, not unescaped.
+func BenchmarkPushDockerSkip(b *testing.B) {
+	s := NewStream(Auto, 0)
+	s.SkipRecord = func([]byte) bool { return true }
+	buf := []byte(dockerLine(tracingInLog+`\n`, "stdout"))
+	if _, st := s.Push(buf); st != Skipped {
+		b.Fatalf("status %v", st)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		s.Push(buf)
+	}
+}
+
 func BenchmarkPushCRI(b *testing.B) {
 	benchmarkPush(b, Auto, criLine("stdout", "F", tracingLine))
 }

@@ -22,6 +22,11 @@ type dockerFields struct {
 	// logBad is whether the "log" string holds an invalid escape.
 	logBad bool
 	stream streamID
+	// logStart is the index in the line of the "log" string's content.
+	logStart int
+	// logU is whether the "log" string holds a \u escape; only set by
+	// checkLog.
+	logU bool
 }
 
 // scanDocker scans one Docker json-file line: a JSON object with a string
@@ -31,6 +36,17 @@ type dockerFields struct {
 // scanned, into *buf when it must be copied. It does not allocate once *buf
 // has grown to the longest line.
 func scanDocker(line []byte, buf *[]byte) (d dockerFields, ok bool) {
+	return scanDockerAs(line, buf, false)
+}
+
+// scanDockerEscaped is scanDocker leaving the "log" string as it is: d.log
+// is its escaped content, final included (d.final tells whether it ends with
+// the \n escape). Validation is the same, so ok and logBad are scanDocker's.
+func scanDockerEscaped(line []byte) (d dockerFields, ok bool) {
+	return scanDockerAs(line, nil, true)
+}
+
+func scanDockerAs(line []byte, buf *[]byte, escaped bool) (d dockerFields, ok bool) {
 	var hasLog, hasStream bool
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
@@ -61,7 +77,12 @@ func scanDocker(line []byte, buf *[]byte) (d dockerFields, ok bool) {
 			}
 			var vEnd int
 			if key == keyLog {
-				vEnd, ok = readLog(line, i+1, buf, &d)
+				d.logStart = i + 1
+				if escaped {
+					vEnd, ok = checkLog(line, i+1, &d)
+				} else {
+					vEnd, ok = readLog(line, i+1, buf, &d)
+				}
 				hasLog = true
 			} else {
 				var vEsc int
@@ -227,6 +248,130 @@ func readLog(line []byte, i int, buf *[]byte, d *dockerFields) (end int, ok bool
 		d.log, d.final = out[:n-1], true
 	}
 	return end, true
+}
+
+// checkLog is readLog without the copy: it validates every escape of the
+// "log" string whose content starts at line[i] and sets d.log to that content,
+// still escaped. It finds the same end and the same validity as readLog (an
+// invalid escape is skipped by its shape, as scanString does).
+//
+// Escapes come every few bytes (each quote of the record is one), so rather
+// than stopping at each, it takes eight bytes at a time: a word whose only
+// escapes are \" is checked whole; any other escape sends just that word
+// through checkBytes.
+func checkLog(line []byte, i int, d *dockerFields) (end int, ok bool) {
+	start := i
+	d.logBad, d.logU = false, false
+	// carry has the high bit of byte 0 set when the previous word ended
+	// with a backslash, so line[i] is that escape's character.
+	var carry uint64
+	for i+8 <= len(line) {
+		w := binary.LittleEndian.Uint64(line[i:])
+		bs, q, ctl := eqMask(w, '\\'), eqMask(w, '"'), ctlMask(w)
+		esc := bs<<8 | carry // the escaped characters
+		if bs|q|ctl|carry == 0 {
+			i += 8
+			continue
+		}
+		if bs&esc != 0 || esc&^q != 0 {
+			// An escaped backslash (so a backslash that may escape
+			// nothing) or an escape other than \": byte by byte, from
+			// the backslash if it was in the previous word.
+			p := i - int(carry>>7)
+			var closed bool
+			if i, closed, ok = checkBytes(line, p, i+8, d); !ok {
+				return 0, false
+			}
+			if closed {
+				return d.endLog(line, start, i), true
+			}
+			carry = 0
+			continue
+		}
+		// Every escape here is \"; any other quote ends the string.
+		if stop := q&^esc | ctl; stop != 0 {
+			i += bits.TrailingZeros64(stop) / 8
+			if line[i] != '"' {
+				return 0, false // a control character
+			}
+			return d.endLog(line, start, i), true
+		}
+		carry = bs >> 56
+		i += 8
+	}
+	i, closed, ok := checkBytes(line, i-int(carry>>7), len(line), d)
+	if !ok || !closed {
+		return 0, false
+	}
+	return d.endLog(line, start, i), true
+}
+
+// endLog sets d.log to the escaped content line[start:end] and d.final to
+// whether it ends with a \n escape (an odd run of backslashes before 'n').
+func (d *dockerFields) endLog(line []byte, start, end int) int {
+	d.log = line[start:end]
+	n := 0
+	if end-start >= 2 && line[end-1] == 'n' {
+		for p := end - 2; p >= start && line[p] == '\\'; p-- {
+			n++
+		}
+	}
+	d.final = n%2 == 1
+	return end
+}
+
+// checkBytes checks string content from line[p], byte by byte, at least up
+// to limit: it stops there (or just past an escape that straddles it), or at
+// the closing quote (closed true). ok is false for a string that cannot end
+// well: a control character, or a backslash at the end of the line.
+func checkBytes(line []byte, p, limit int, d *dockerFields) (i int, closed, ok bool) {
+	for p < limit {
+		switch c := line[p]; {
+		case c == '"':
+			return p, true, true
+		case c < 0x20:
+			return 0, false, false
+		case c == '\\':
+			if p+1 >= len(line) {
+				return 0, false, false
+			}
+			switch line[p+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				// The hex digits are plain bytes: the scan goes on
+				// over them.
+				d.logU = true
+				if _, good := hex4(line[p+2:]); !good {
+					d.logBad = true
+				}
+			default:
+				d.logBad = true
+			}
+			p += 2
+		default:
+			p++
+		}
+	}
+	return p, false, true
+}
+
+// Bytes repeated in every lane of a word.
+const (
+	lanes1    = 0x0101010101010101
+	lanes7f   = 0x7f7f7f7f7f7f7f7f
+	lanesHigh = 0x8080808080808080
+)
+
+// eqMask sets the high bit of each byte of w (little-endian) that is c,
+// exactly: unlike a borrow trick, no lane disturbs the next.
+func eqMask(w uint64, c byte) uint64 {
+	z := w ^ lanes1*uint64(c)
+	return ^(z&lanes7f + lanes7f | z) & lanesHigh
+}
+
+// ctlMask sets the high bit of each byte of w below 0x20, exactly.
+func ctlMask(w uint64) uint64 {
+	return ^(w&lanes7f + lanes1*(0x80-0x20) | w) & lanesHigh
 }
 
 // unescapeFrom decodes into dst the string whose content starts at

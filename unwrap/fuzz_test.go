@@ -21,6 +21,8 @@ func FuzzStreamPush(f *testing.F) {
 		criLine("stdout", "P", "aa") + "\n" + criLine("stdout", "P:x", "bb") + "\n" + criLine("stdout", "F", "cc\r"),
 		criLine("stderr", "F", "") + "\n" + ts + " stdout F",
 		"plain\r\n\r\n",
+		dockerLine(`{\"a\":1}\n`, "stdout") + "\n" + dockerLine(`{\"b\"`, "stdout") + "\n" + dockerLine(`:2}\r\n`, "stdout") + "\n" + dockerLine(`{\"c\\\\n`, "stderr"),
+		dockerLine(`{\"\u0061\":1}\n`, "stdout") + "\n" + dockerLine(`{\"x\":\"\\\"\"}\\\n`, "stdout") + "\n" + dockerLine(`{\"x\":\"\q\"}\n`, "stdout"),
 	}
 	for i, s := range seeds {
 		for _, format := range []uint8{uint8(Auto), uint8(JSON), uint8(Docker), uint8(CRI)} {
@@ -30,15 +32,32 @@ func FuzzStreamPush(f *testing.F) {
 	f.Fuzz(func(t *testing.T, format uint8, max uint16, data []byte) {
 		limit := int(max%512) + 1
 		s := NewStream(Format(format%5), limit)
+		// filtered is s with a SkipRecord that turns down some of what it
+		// is offered: it must behave as s, but for Skipped where s returns
+		// that very record.
+		filtered := NewStream(Format(format%5), limit)
+		var offered []byte
+		filtered.SkipRecord = func(e []byte) bool {
+			offered = append(offered[:0], e...)
+			return len(e)%3 != 0
+		}
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
 			checkReadLog(t, line)
+			checkCheckLog(t, line)
+			offered = nil
+			fPayload, fSt := filtered.Push(line)
+			fPayload = bytes.Clone(fPayload)
 			payload, st := s.Push(line)
+			checkFiltered(t, line, payload, st, fPayload, fSt, offered)
+			if s.Wrapper() != filtered.Wrapper() {
+				t.Fatalf("%q: wrapper %v, filtered %v", line, s.Wrapper(), filtered.Wrapper())
+			}
 			switch st {
 			case Record:
 				if len(payload) > limit {
 					t.Fatalf("payload of %d bytes, max %d", len(payload), limit)
 				}
-			case Pending, Invalid, TooLong:
+			case Pending, Invalid, TooLong, Skipped:
 				if payload != nil {
 					t.Fatalf("status %v with payload %q", st, payload)
 				}
@@ -56,8 +75,12 @@ func FuzzStreamPush(f *testing.F) {
 				}
 			}
 		}
-		if n := s.Flush(); n < 0 || n > 4 {
+		n := s.Flush()
+		if n < 0 || n > 4 {
 			t.Fatalf("Flush() = %d", n)
+		}
+		if fn := filtered.Flush(); fn != n {
+			t.Fatalf("Flush() = %d, filtered %d", n, fn)
 		}
 	})
 }
@@ -136,6 +159,80 @@ func checkReadLog(t *testing.T, b []byte) {
 	if string(got) != string(want) {
 		t.Fatalf("readLog(%q): text %q final %v, appendUnescaped %q", b, d.log, d.final, want)
 	}
+	if d.final != (len(got) > 0 && got[len(got)-1] == '\n') {
+		t.Fatalf("readLog(%q): final %v for %q", b, d.final, got)
+	}
+}
+
+// checkCheckLog checks checkLog, the validating scan that does not copy,
+// against readLog on b taken as the content of a string.
+func checkCheckLog(t *testing.T, b []byte) {
+	t.Helper()
+	var buf []byte
+	var d, c dockerFields
+	end, ok := readLog(b, 0, &buf, &d)
+	cEnd, cOK := checkLog(b, 0, &c)
+	if cOK != ok || (ok && cEnd != end) {
+		t.Fatalf("checkLog(%q) = %d, %v; readLog: %d, %v", b, cEnd, cOK, end, ok)
+	}
+	if !ok {
+		return
+	}
+	if c.logBad != d.logBad {
+		t.Fatalf("checkLog(%q): logBad %v, readLog %v", b, c.logBad, d.logBad)
+	}
+	if string(c.log) != string(b[:end]) {
+		t.Fatalf("checkLog(%q): log %q, want %q", b, c.log, b[:end])
+	}
+	if c.logBad {
+		return
+	}
+	if c.logU != hasUEscape(c.log) {
+		t.Fatalf("checkLog(%q): logU %v", b, c.logU)
+	}
+	// final is the \n escape at the end, which readLog also sees; a
+	// final \u000a only readLog does.
+	wantFinal := d.final && bytes.HasSuffix(c.log, []byte(`\n`))
+	if c.final != wantFinal {
+		t.Fatalf("checkLog(%q): final %v, want %v", b, c.final, wantFinal)
+	}
+}
+
+// checkFiltered compares what a Stream with a SkipRecord returned for line
+// (fPayload, fSt, having offered the text offered, nil if none) with what
+// one without returned (payload, st): the same, or Skipped for a whole
+// record without \u escapes, offered as it is.
+func checkFiltered(t *testing.T, line, payload []byte, st Status, fPayload []byte, fSt Status, offered []byte) {
+	t.Helper()
+	if fSt != Skipped {
+		if fSt != st || string(fPayload) != string(payload) || (fPayload == nil) != (payload == nil) {
+			t.Fatalf("%q: %v %q, unfiltered %v %q", line, fSt, fPayload, st, payload)
+		}
+		return
+	}
+	if fPayload != nil {
+		t.Fatalf("%q: Skipped with payload %q", line, fPayload)
+	}
+	if offered == nil || hasUEscape(offered) {
+		t.Fatalf("%q: Skipped, offered %q", line, offered)
+	}
+	text, ok := appendUnescaped(nil, offered)
+	if !ok || st != Record || len(text) == 0 || text[len(text)-1] != '\n' || string(trimCR(text[:len(text)-1])) != string(payload) {
+		t.Fatalf("%q: Skipped, offered %q (%q), unfiltered %v %q", line, offered, text, st, payload)
+	}
+}
+
+// hasUEscape reports whether the string content b holds a \u escape.
+func hasUEscape(b []byte) bool {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\\' {
+			if b[i+1] == 'u' {
+				return true
+			}
+			i++
+		}
+	}
+	return false
 }
 
 func boolInt(b bool) int {

@@ -523,3 +523,79 @@ func TestPendingMemoryBounded(t *testing.T) {
 		t.Errorf("Flush() = %d, want 0", got)
 	}
 }
+
+func TestSkipRecord(t *testing.T) {
+	skipAll := func([]byte) bool { return true }
+	for name, tc := range map[string]struct {
+		max    int
+		before []string
+		line   string
+		want   Status
+		offer  string // what SkipRecord saw, if Skipped
+	}{
+		"whole record":      {line: dockerLine(`{\"a\":\"b\"}\n`, "stdout"), want: Skipped, offer: `{\"a\":\"b\"}\n`},
+		"no final newline":  {line: dockerLine(`{\"a\"`, "stdout"), want: Pending},
+		"escaped backslash": {line: dockerLine(`{\"a\"}\\n`, "stdout"), want: Pending},
+		"u escape":          {line: dockerLine(`{\"\u0061\"}\n`, "stdout"), want: Record},
+		"invalid escape":    {line: dockerLine(`{\"\q\"}\n`, "stdout"), want: Invalid},
+		"invalid u escape":  {line: dockerLine(`{\"\u00g1\"}\n`, "stdout"), want: Invalid},
+		"missing stream":    {line: `{"log":"{}\n","time":"` + ts + `"}`, want: Invalid},
+		"raw control char":  {line: "{\"log\":\"{\x01}\\n\",\"stream\":\"stdout\"}", want: Invalid},
+		"join pending":      {before: []string{dockerLine(`{\"a\"`, "stdout")}, line: dockerLine(`:1}\n`, "stdout"), want: Record},
+		"other stream's join": {
+			before: []string{dockerLine(`{\"a\"`, "stderr")},
+			line:   dockerLine(`{}\n`, "stdout"), want: Skipped, offer: `{}\n`,
+		},
+		// The filter sees the text from the first "log" to the \n near the
+		// end, which is not the "log" that counts.
+		"two logs":           {line: `{"log":"{\"a\":1}\n","stream":"stdout","log":"{}\n","time":"` + ts + `"}`, want: Record},
+		"log not at the end": {line: `{"log":"{}\n","time":"` + ts + `","x":"` + strings.Repeat("x", 64) + `","stream":"stdout"}`, want: Record},
+		"over the limit":     {max: 3, line: dockerLine(`{\"\"}\n`, "stdout"), want: TooLong},
+		// Escaped, 8 bytes less the \n: not offered, since only the
+		// unescaped record tells whether it is within the limit.
+		"within the limit unescaped": {max: 5, line: dockerLine(`{\"\"}\n`, "stdout"), want: Record},
+		"at the limit escaped":       {max: 6, line: dockerLine(`{\"\"}\n`, "stdout"), want: Skipped, offer: `{\"\"}\n`},
+		"raw line":                   {line: `{"a":1}`, want: Record},
+		"cri line":                   {line: criLine("stdout", "F", `{"a":1}`), want: Record},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewStream(Auto, tc.max)
+			var offered string
+			s.SkipRecord = func(e []byte) bool {
+				offered = string(e)
+				return skipAll(e)
+			}
+			for _, l := range tc.before {
+				s.Push([]byte(l))
+			}
+			offered = ""
+			payload, st := s.Push([]byte(tc.line))
+			if st != tc.want || (st == Skipped && offered != tc.offer) {
+				t.Fatalf("got %v (%q), offered %q; want %v, offered %q", st, payload, offered, tc.want, tc.offer)
+			}
+			if st == Skipped && payload != nil {
+				t.Fatalf("Skipped with payload %q", payload)
+			}
+		})
+	}
+}
+
+func TestSkipRecordZeroAllocs(t *testing.T) {
+	s := NewStream(Docker, 0)
+	// Skips the first line, offers the second but keeps it.
+	s.SkipRecord = func(e []byte) bool { return len(e) == len(tracingInLog)+2 }
+	skipped := []byte(dockerLine(tracingInLog+`\n`, "stdout"))
+	kept := []byte(dockerLine(tracingInLog+` \n`, "stdout"))
+	if _, st := s.Push(skipped); st != Skipped {
+		t.Fatalf("status %v, want Skipped", st)
+	}
+	if _, st := s.Push(kept); st != Record {
+		t.Fatalf("status %v, want Record", st)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		s.Push(skipped)
+		s.Push(kept)
+	}); allocs != 0 {
+		t.Errorf("%v allocations per pair of lines, want 0", allocs)
+	}
+}
