@@ -2,6 +2,7 @@ package source
 
 import (
 	"cmp"
+	"os"
 	"slices"
 
 	"github.com/go-kit/log/level"
@@ -94,8 +95,8 @@ func (fl *follower) resumeAt(of *openFile) {
 		level.Info(fl.m.logger).Log("msg", "resuming log file at the saved position", "path", fl.path, "offset", pos.Offset)
 		return
 	}
-	sibs := fl.siblings()
-	saved, newer := fl.findSaved(sibs, pos)
+	sibs, candidates := fl.openSiblings()
+	saved, newer := fl.findSaved(candidates, pos)
 	if saved == nil && of == nil {
 		return
 	}
@@ -110,8 +111,14 @@ func (fl *follower) resumeAt(of *openFile) {
 	saved.fpLen = copy(saved.fp[:], pos.Head)
 	fl.files = append([]*openFile{saved}, newer...)
 	if of != nil {
-		of.pickUpCopies = true
-		fl.files = append(fl.files, of)
+		// Renamed away since it was opened at the path, it is among the
+		// newer generations already: read once, at its place.
+		if slices.ContainsFunc(newer, func(n *openFile) bool { return os.SameFile(n.info, of.info) }) {
+			of.close()
+		} else {
+			of.pickUpCopies = true
+			fl.files = append(fl.files, of)
+		}
 	}
 	for range fl.files {
 		fl.m.metrics.filesFollowed.Inc()
@@ -133,23 +140,44 @@ func (fl *follower) holdsContent(of *openFile, pos *FilePosition) bool {
 	return of.info.Size() >= pos.Offset && len(pos.Head) <= fingerprintSize && fl.startsWith(of, pos.Head)
 }
 
-// findSaved looks for pos's file among the siblings: by identity, else (the
-// file was copied and truncated) by content, the most recently modified
-// copy winning. It returns it opened, with the non-compressed siblings
-// newer than it, opened and oldest first.
-func (fl *follower) findSaved(sibs []sibling, pos *FilePosition) (saved *openFile, newer []*openFile) {
-	var candidates []*openFile
-	for _, s := range sibs {
-		of, err := openRegular(s.path)
-		if err != nil {
-			continue
+// openSiblings lists the siblings and opens those not compressed. A sibling
+// renamed between the listing and its opening (logrotate renumbers them
+// all) would be opened under another's name, or twice: the listing is
+// taken again until every name opens the file it was listed for.
+func (fl *follower) openSiblings() ([]sibling, []*openFile) {
+	for try := 1; ; try++ {
+		sibs := fl.siblings()
+		var files []*openFile
+		settled := true
+		for _, s := range sibs {
+			of, err := openRegular(s.path)
+			if err != nil {
+				settled = false
+				continue
+			}
+			if !os.SameFile(of.info, s.info) {
+				of.close()
+				settled = false
+				continue
+			}
+			if compressed(of) {
+				of.close()
+				continue
+			}
+			files = append(files, of)
 		}
-		if compressed(of) {
-			of.close()
-			continue
+		if settled || try == 3 {
+			return sibs, files
 		}
-		candidates = append(candidates, of)
+		closeAll(files)
 	}
+}
+
+// findSaved looks for pos's file among the candidates: by identity, else
+// (the file was copied and truncated) by content, the most recently
+// modified copy winning. It returns it, with the candidates newer than it,
+// oldest first, and closes the others.
+func (fl *follower) findSaved(candidates []*openFile, pos *FilePosition) (saved *openFile, newer []*openFile) {
 	byIdentity := slices.IndexFunc(candidates, func(of *openFile) bool { return fl.holdsPosition(of, pos) })
 	if byIdentity >= 0 {
 		saved = candidates[byIdentity]

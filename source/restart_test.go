@@ -3,6 +3,7 @@ package source
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +45,14 @@ func TestRestartsUnderRotation(t *testing.T) {
 				t.Errorf("rotate: %v", err)
 				return
 			}
+		}
+		// The last generation is renamed away and nothing takes its place:
+		// the rest of it is only to be found under its rotated name.
+		if err := renumber(file, r.rotations); err != nil {
+			t.Errorf("renumber: %v", err)
+		}
+		if err := os.Rename(file, file+".1"); err != nil {
+			t.Errorf("rename: %v", err)
 		}
 	}()
 
