@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/metricvalues"
 )
 
 // State is everything a Collector needs to continue exactly where another
@@ -642,30 +644,9 @@ func metricValue(m prometheus.Metric) float64 {
 	return d.Gauge.GetValue()
 }
 
-// collectValues returns the counter or gauge values of a vector with at
-// most one label, by that label's value ("" without labels). Collecting
-// rather than asking for each value creates no series.
+// collectValues reads a vector with at most one label, by label value.
+// Its counters and gauges are client_golang's, which never fail to be read.
 func collectValues(c prometheus.Collector) map[string]float64 {
-	ch := make(chan prometheus.Metric)
-	go func() {
-		c.Collect(ch)
-		close(ch)
-	}()
-	out := make(map[string]float64)
-	for m := range ch {
-		var d dto.Metric
-		if err := m.Write(&d); err != nil {
-			continue
-		}
-		key := ""
-		if len(d.Label) > 0 {
-			key = d.Label[0].GetValue()
-		}
-		if d.Counter != nil {
-			out[key] = d.Counter.GetValue()
-		} else {
-			out[key] = d.Gauge.GetValue()
-		}
-	}
-	return out
+	v, _ := metricvalues.ByLabel(c)
+	return v
 }

@@ -5,9 +5,7 @@ import (
 	"maps"
 	"math"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
+	"github.com/mirrord-exporter/mirrord-exporter/internal/metricvalues"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -29,16 +27,16 @@ type State struct {
 func (p *Pipeline) Snapshot() (State, error) {
 	st := State{Joins: make(map[string][]unwrap.Join)}
 	var err error
-	if st.Lines, err = counterValues(p.lines); err != nil {
+	if st.Lines, err = metricvalues.ByLabel(p.lines); err != nil {
 		return st, err
 	}
-	if st.Bytes, err = counterValues(p.bytes); err != nil {
+	if st.Bytes, err = metricvalues.ByLabel(p.bytes); err != nil {
 		return st, err
 	}
-	if st.Records, err = counterValues(p.records); err != nil {
+	if st.Records, err = metricvalues.ByLabel(p.records); err != nil {
 		return st, err
 	}
-	if st.Malformed, err = counterValues(p.malformed); err != nil {
+	if st.Malformed, err = metricvalues.ByLabel(p.malformed); err != nil {
 		return st, err
 	}
 	p.sinksMu.Lock()
@@ -89,28 +87,4 @@ func (p *Pipeline) Restore(st State) error {
 	maps.Copy(p.savedJoins, st.Joins)
 	p.sinksMu.Unlock()
 	return nil
-}
-
-// counterValues reads a counter vector with one label, by label value.
-func counterValues(vec *prometheus.CounterVec) (map[string]float64, error) {
-	ch := make(chan prometheus.Metric)
-	go func() {
-		vec.Collect(ch)
-		close(ch)
-	}()
-	out := make(map[string]float64)
-	var err error
-	for m := range ch {
-		var d dto.Metric
-		if werr := m.Write(&d); werr != nil {
-			err = fmt.Errorf("read counter: %w", werr)
-			continue
-		}
-		if len(d.GetLabel()) != 1 {
-			err = fmt.Errorf("read counter: %d labels, want 1", len(d.GetLabel()))
-			continue
-		}
-		out[d.GetLabel()[0].GetValue()] = d.GetCounter().GetValue()
-	}
-	return out, err
 }
