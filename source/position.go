@@ -95,7 +95,7 @@ func (fl *follower) resumeAt(of *openFile) {
 		level.Info(fl.m.logger).Log("msg", "resuming log file at the saved position", "path", fl.path, "offset", pos.Offset)
 		return
 	}
-	sibs, candidates := fl.openSiblings()
+	sibs, candidates := fl.openSiblings(nil)
 	saved, newer := fl.findSaved(candidates, pos)
 	if saved == nil && of == nil {
 		return
@@ -138,39 +138,6 @@ func (fl *follower) holdsPosition(of *openFile, pos *FilePosition) bool {
 // least as long as pos.Offset.
 func (fl *follower) holdsContent(of *openFile, pos *FilePosition) bool {
 	return of.info.Size() >= pos.Offset && len(pos.Head) <= fingerprintSize && fl.startsWith(of, pos.Head)
-}
-
-// openSiblings lists the siblings and opens those not compressed. A sibling
-// renamed between the listing and its opening (logrotate renumbers them
-// all) would be opened under another's name, or twice: the listing is
-// taken again until every name opens the file it was listed for.
-func (fl *follower) openSiblings() ([]sibling, []*openFile) {
-	for try := 1; ; try++ {
-		sibs := fl.siblings()
-		var files []*openFile
-		settled := true
-		for _, s := range sibs {
-			of, err := openRegular(s.path)
-			if err != nil {
-				settled = false
-				continue
-			}
-			if !os.SameFile(of.info, s.info) {
-				of.close()
-				settled = false
-				continue
-			}
-			if compressed(of) {
-				of.close()
-				continue
-			}
-			files = append(files, of)
-		}
-		if settled || try == 3 {
-			return sibs, files
-		}
-		closeAll(files)
-	}
 }
 
 // findSaved looks for pos's file among the candidates: by identity, else

@@ -127,10 +127,20 @@ func (fl *follower) holds(key fileKey) bool {
 
 // unaccounted lists the siblings and opens those that appeared since they
 // were last remembered, are not held and are not compressed: generations
-// rotated away (or copies made) that the follower has not seen. The caller
-// decides what to remember. A sibling renamed between listing and opening
-// (logrotate renumbers them all) is looked for again under its new name.
+// rotated away (or copies made) that the follower has not seen, oldest
+// first. The caller decides what to remember.
 func (fl *follower) unaccounted() (sibs []sibling, found []*openFile) {
+	sibs, found = fl.openSiblings(func(k fileKey) bool { return fl.isKnown(k) || fl.holds(k) })
+	slices.SortFunc(found, olderFirst)
+	return sibs, found
+}
+
+// openSiblings lists the siblings and opens those that skip (if not nil)
+// does not exclude and that are not compressed. A sibling renamed between
+// listing and opening (logrotate renumbers them all) would open another's
+// file: it is looked for again under its new name. sibs are the siblings
+// found where they were listed.
+func (fl *follower) openSiblings(skip func(fileKey) bool) (sibs []sibling, found []*openFile) {
 	resolved := make(map[fileKey]bool)
 	for range 3 {
 		retry := false
@@ -138,7 +148,7 @@ func (fl *follower) unaccounted() (sibs []sibling, found []*openFile) {
 			if resolved[s.key] {
 				continue
 			}
-			if fl.isKnown(s.key) || fl.holds(s.key) {
+			if skip != nil && skip(s.key) {
 				resolved[s.key] = true
 				sibs = append(sibs, s)
 				continue
@@ -165,7 +175,6 @@ func (fl *follower) unaccounted() (sibs []sibling, found []*openFile) {
 			break
 		}
 	}
-	slices.SortFunc(found, olderFirst)
 	return sibs, found
 }
 
