@@ -106,14 +106,20 @@ const messageKeyG = 6
 // indexMessageKey returns the index of the first messageKey in rec at or
 // after from, or -1.
 func indexMessageKey(rec []byte, from int) int {
-	for p := from + messageKeyG; p < len(rec); p++ {
-		j := bytes.IndexByte(rec[p:], 'g')
+	return indexAnchored(rec, from, messageKey, messageKeyG)
+}
+
+// indexAnchored returns the index of the first key in rec at or after from,
+// or -1, searching for key's byte at anchor and comparing around it.
+func indexAnchored(rec []byte, from int, key []byte, anchor int) int {
+	for p := from + anchor; p < len(rec); p++ {
+		j := bytes.IndexByte(rec[p:], key[anchor])
 		if j < 0 {
 			return -1
 		}
 		p += j
-		start := p - messageKeyG
-		if start+len(messageKey) <= len(rec) && string(rec[start:start+len(messageKey)]) == string(messageKey) {
+		start := p - anchor
+		if start+len(key) <= len(rec) && string(rec[start:start+len(key)]) == string(key) {
 			return start
 		}
 	}

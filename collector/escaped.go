@@ -64,18 +64,7 @@ const escapedKeyG = 7
 // escape (a raw quote would end the string), and the letters in between are
 // plain bytes.
 func indexEscapedKey(e []byte, from int) int {
-	for p := from + escapedKeyG; p < len(e); p++ {
-		j := bytes.IndexByte(e[p:], 'g')
-		if j < 0 {
-			return -1
-		}
-		p += j
-		start := p - escapedKeyG
-		if start+len(escapedMessageKey) <= len(e) && string(e[start:start+len(escapedMessageKey)]) == string(escapedMessageKey) {
-			return start
-		}
-	}
-	return -1
+	return indexAnchored(e, from, escapedMessageKey, escapedKeyG)
 }
 
 // escapedMessageValue is messageValue on escaped text. valueEvent also
