@@ -158,6 +158,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// caughtUp waits until an exporter has read lines lines of input and
+// applied the events of truth, and returns its exposition.
+func caughtUp(t *testing.T, base, input string, lines int, truth loggen.Truth) string {
+	t.Helper()
+	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
+	var behind []string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body := scrape(t, base)
+		behind = behind[:0]
+		for ev, n := range truth.Events {
+			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
+			if got := sample(t, body, series); got != n {
+				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
+			}
+		}
+		if got := sample(t, body, linesRead); got != float64(lines) {
+			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never read every line and applied every event:\n%s", base, strings.Join(behind, "\n"))
+		}
+	}
+	// Families are collected one after another: scrape again now that
+	// nothing moves.
+	return scrape(t, base)
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		return ""
+	}
+	return b.String()
+}
+
 // appendLines copies the lines of src to path in chunks, syncing each, so the
 // exporter reads a file that grows while it follows it.
 func appendLines(t *testing.T, path string, lines []string) {
@@ -214,21 +258,7 @@ func TestServeFollowsGrowingAndRotatedFile(t *testing.T) {
 	}
 	appendLines(t, live, lines[2*third:])
 
-	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": filepath.Join(dir, "*.log")})
-	// Lines are counted as read and events as applied, a channel apart.
-	var body string
-	waitFor(t, "every line to be read and every event applied", func() bool {
-		_, body = p.get(t, "/metrics")
-		for ev, n := range truth.Events {
-			if sample(t, body, loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})) != n {
-				return false
-			}
-		}
-		return sample(t, body, linesRead) == float64(truth.Lines)
-	})
-	// A scrape is no snapshot: families are collected one after another, so
-	// the one that showed the last event applied may be ahead of the others.
-	_, body = p.get(t, "/metrics")
+	body := caughtUp(t, p.base, filepath.Join(dir, "*.log"), truth.Lines, truth)
 	requireTruth(t, body, truth)
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "mirrord_exporter_build_info", "promhttp_metric_handler_requests_total"} {
 		if !strings.Contains(body, "\n"+name) {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,50 +101,6 @@ func (w *rotatingWriter) copyTruncate() {
 	if err := os.Truncate(w.path, 0); err != nil {
 		w.t.Fatal(err)
 	}
-}
-
-// caughtUp waits until an exporter has read lines lines of input and
-// applied the events of truth, and returns its exposition.
-func caughtUp(t *testing.T, base, input string, lines int, truth loggen.Truth) string {
-	t.Helper()
-	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
-	var behind []string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		body := scrape(t, base)
-		behind = behind[:0]
-		for ev, n := range truth.Events {
-			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
-			if got := sample(t, body, series); got != n {
-				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
-			}
-		}
-		if got := sample(t, body, linesRead); got != float64(lines) {
-			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
-		}
-		if len(behind) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never read every line and applied every event:\n%s", base, strings.Join(behind, "\n"))
-		}
-	}
-	// Families are collected one after another: scrape again now that
-	// nothing moves.
-	return scrape(t, base)
-}
-
-func scrape(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(resp.Body); err != nil {
-		return ""
-	}
-	return b.String()
 }
 
 // TestStateSurvivesKill9 replays a generated log, rotated by rename and by
