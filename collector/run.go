@@ -7,8 +7,9 @@ import "time"
 // series TTL, at the tick's time. On every snapshot request it sends the
 // state on the request's channel, once it has applied every event already
 // in events: the caller pauses the producers first, so that the state
-// covers exactly what they sent. Run is the one goroutine that owns the
-// Collector's state; nil ticks or snapshots are never ready.
+// covers exactly what they sent. The state is not sorted (State.Sort), so
+// that the pause is no longer than the copy. Run is the one goroutine that
+// owns the Collector's state; nil ticks or snapshots are never ready.
 func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <-chan chan<- *State) {
 	for {
 		select {
@@ -22,7 +23,7 @@ func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <
 			c.ExpireSeries(now)
 		case req := <-snapshots:
 			closed := c.drain(events)
-			req <- c.Snapshot()
+			req <- c.capture()
 			if closed {
 				return
 			}

@@ -141,6 +141,14 @@ type NativeBucket struct {
 // encoded while the collector goes on. Only the goroutine that applies
 // events may call it.
 func (c *Collector) Snapshot() *State {
+	s := c.capture()
+	s.Sort()
+	return s
+}
+
+// capture is Snapshot without the sorting, which need not hold up the
+// goroutine that applies events (nor the inputs a state save stops).
+func (c *Collector) capture() *State {
 	s := &State{
 		Labels:           slices.Clone(c.labels),
 		Latest:           c.latest,
@@ -180,13 +188,24 @@ func (c *Collector) Snapshot() *State {
 		for key, st := range sess.ports {
 			ss.Ports = append(ss.Ports, PortState{Port: key.port, Mode: modeNames[key.mode], Series: ref(&st.seriesState)})
 		}
-		slices.SortFunc(ss.Ports, func(a, b PortState) int {
-			return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(a.Mode, b.Mode))
-		})
 		s.Sessions = append(s.Sessions, ss)
 	}
-	slices.SortFunc(s.Sessions, func(a, b SessionState) int { return strings.Compare(a.ID, b.ID) })
 	return s
+}
+
+// Sort puts the series of every family, the sessions and their ports in one
+// order, so that the same state always encodes to the same bytes. Snapshot
+// returns a sorted State; Run's snapshots are to be sorted by the receiver.
+func (s *State) Sort() {
+	for i := range s.Families {
+		slices.SortFunc(s.Families[i].Series, func(a, b SeriesState) int { return slices.Compare(a.Values, b.Values) })
+	}
+	for i := range s.Sessions {
+		slices.SortFunc(s.Sessions[i].Ports, func(a, b PortState) int {
+			return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(a.Mode, b.Mode))
+		})
+	}
+	slices.SortFunc(s.Sessions, func(a, b SessionState) int { return strings.Compare(a.ID, b.ID) })
 }
 
 // Restore makes a collector that has applied nothing continue from s. It
@@ -463,7 +482,6 @@ func (f familyCodec[T]) snapshot(values map[*seriesState][]string) FamilyState {
 		f.read(ch.metric, &ss)
 		fs.Series = append(fs.Series, ss)
 	}
-	slices.SortFunc(fs.Series, func(a, b SeriesState) int { return slices.Compare(a.Values, b.Values) })
 	return fs
 }
 

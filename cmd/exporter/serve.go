@@ -118,7 +118,9 @@ func (p *pipeline) snapshot() (*state.File, time.Duration, error) {
 		f.Pods = p.inputs.pods.Positions()
 	}
 	p.gate.Open()
-	return f, time.Since(start), err
+	paused := time.Since(start)
+	f.Collector.Sort() // with the inputs running again
+	return f, paused, err
 }
 
 // expireAfterCatchUp forwards expiry ticks only once the backlog present at
