@@ -47,6 +47,7 @@ func TestEveryBadLineIsCountedAndTheNextCounts(t *testing.T) {
 				s.Line([]byte(l))
 			}
 			s.Line([]byte(`{"fields":{"message":"Session Start","session_id":"GOOD"}}`))
+			s.Flush()
 			if tc.reason == ReasonUnterminatedPartial {
 				// Partials of other streams are only known to be lost at
 				// the end of the input.
@@ -90,6 +91,7 @@ func TestBadLinesAreLoggedAtDebug(t *testing.T) {
 	for i := range 10 {
 		s.Line(fmt.Appendf(nil, "junk %d", i))
 	}
+	s.Flush()
 	if n := strings.Count(logs.String(), "level=debug"); n != 10 {
 		t.Errorf("%d debug lines, want 10", n)
 	}

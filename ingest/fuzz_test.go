@@ -80,6 +80,7 @@ func FuzzLinePath(f *testing.F) {
 		lines, applied := 0, 0
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
 			s.Line(line)
+			s.Flush()
 			lines++
 			select {
 			case ev := <-events:

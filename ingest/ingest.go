@@ -5,6 +5,7 @@ package ingest
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -39,15 +40,23 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock for rate-limiting warnings; time.Now when nil.
 	Now func() time.Time
+	// Lanes is how many goroutines share a large batch of one stream's
+	// lines (a chunk of a file being caught up), delivering the events in
+	// order: 0 means GOMAXPROCS, at most 4; 1 keeps every line on the
+	// stream's goroutine.
+	Lanes int
 }
 
 // Pipeline makes the Sink of every input stream.
 type Pipeline struct {
-	cfg       Config
-	lines     *prometheus.CounterVec
-	bytes     *prometheus.CounterVec
-	records   *prometheus.CounterVec
-	malformed *prometheus.CounterVec
+	cfg   Config
+	lanes int
+	// parallelMin is the smallest batch spread over lanes, in bytes.
+	parallelMin int
+	lines       *prometheus.CounterVec
+	bytes       *prometheus.CounterVec
+	records     *prometheus.CounterVec
+	malformed   *prometheus.CounterVec
 
 	plainTextOnce sync.Once
 	warnMu        sync.Mutex
@@ -66,8 +75,14 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	lanes := cfg.Lanes
+	if lanes <= 0 {
+		lanes = min(runtime.GOMAXPROCS(0), maxLanes)
+	}
 	p := &Pipeline{
-		cfg: cfg,
+		cfg:         cfg,
+		lanes:       lanes,
+		parallelMin: minParallelBytes,
 		lines: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrord_exporter_log_lines_total",
 			Help: "Physical log lines read, by input (the --log.path value).",
@@ -107,42 +122,43 @@ func New(cfg Config) (*Pipeline, error) {
 // the stream came from and name the file (or "-").
 func (p *Pipeline) NewSink(input, name string) source.Sink {
 	s := &sink{
-		p:       p,
-		name:    name,
-		stream:  unwrap.NewStream(p.cfg.Format, p.cfg.MaxLineBytes),
-		decoder: collector.NewDecoder(p.cfg.Labels),
-		lines:   p.lines.WithLabelValues(input),
-		bytes:   p.bytes.WithLabelValues(input),
+		p:     p,
+		name:  name,
+		lines: p.lines.WithLabelValues(input),
+		bytes: p.bytes.WithLabelValues(input),
 	}
+	s.main = s.newLane(false)
 	for i, w := range []unwrap.Format{unwrap.JSON, unwrap.Docker, unwrap.CRI} {
 		s.records[i] = p.records.WithLabelValues(w.String())
 	}
-	// Most Docker lines are no event: judged still escaped, they skip the
-	// unescape and the decode, which would only reject them. (Only Docker
-	// lines consult it, so it is harmless on JSON and CRI streams.)
-	// Stream ignores its answer on text with \u escapes.
-	s.stream.SkipRecord = collector.NoEventInSimplyEscaped
 	p.sinksMu.Lock()
 	defer p.sinksMu.Unlock()
 	if joins, ok := p.savedJoins[name]; ok {
 		delete(p.savedJoins, name)
 		// Checked by Restore against a stream like this one.
-		_ = s.stream.RestoreJoins(joins)
+		_ = s.main.stream.RestoreJoins(joins)
 	}
 	p.sinks[name] = s
 	return s
 }
 
-// sink runs the line path of one stream, on that stream's goroutine.
+// sink runs the line path of one stream. Lines wait in pending until Flush,
+// which runs them on the stream's goroutine, or, for a large batch, spread
+// over lanes (see lanes.go).
 type sink struct {
 	p       *Pipeline
 	name    string
-	stream  *unwrap.Stream
-	decoder *collector.Decoder
 	lines   prometheus.Counter
 	bytes   prometheus.Counter
 	records [3]prometheus.Counter // by wrapper: JSON, Docker, CRI
-	ev      collector.Event
+
+	// main holds the stream's unwrap state and delivers its results at
+	// once; spares are made for the first large batch.
+	main   *lane
+	spares []*lane
+
+	pending      []pendingLine
+	pendingBytes int
 
 	// Counted since the last Flush: an atomic add per line on counters
 	// that scrapes read from the other core costs more than the rest of
@@ -154,28 +170,19 @@ type sink struct {
 func (s *sink) Line(line []byte) {
 	s.newLines++
 	s.newBytes += int64(len(line) + 1)
-	payload, st := s.stream.Push(line)
-	switch st {
-	case unwrap.Record:
-		s.countRecord()
-		s.record(payload)
-	case unwrap.Skipped:
-		s.countRecord() // a record that Decode would have turned down silently
-	case unwrap.Invalid:
-		s.p.reject(ReasonInvalidWrapper, s.name, line)
-	case unwrap.TooLong:
-		s.p.reject(ReasonTooLong, s.name, line)
-	}
+	s.pendingBytes += len(line) + 1
+	s.pending = append(s.pending, pendingLine{line: line})
 }
 
 func (s *sink) LineTooLong(size int) {
 	s.newLines++
 	s.newBytes += int64(size + 1)
-	s.p.reject(ReasonTooLong, s.name, nil)
+	s.pending = append(s.pending, pendingLine{tooLong: true})
 }
 
-// Flush publishes the counts of the lines since the last Flush.
+// Flush runs the lines since the last Flush and publishes their counts.
 func (s *sink) Flush() {
+	s.runPending()
 	if s.newLines == 0 {
 		return
 	}
@@ -196,42 +203,27 @@ func (s *sink) Close() {
 		delete(s.p.sinks, s.name)
 	}
 	s.p.sinksMu.Unlock()
-	for n := s.stream.Flush(); n > 0; n-- {
-		s.p.reject(ReasonUnterminatedPartial, s.name, nil)
+	for n := s.main.stream.Flush(); n > 0; n-- {
+		s.p.reject(ReasonUnterminatedPartial, s.name, "")
 	}
 }
 
-func (s *sink) countRecord() {
-	switch s.stream.Wrapper() {
-	case unwrap.Docker:
-		s.newRecords[1]++
-	case unwrap.CRI:
-		s.newRecords[2]++
-	default:
-		s.newRecords[0]++
-	}
-}
-
-func (s *sink) record(rec []byte) {
-	ok, reason := s.decoder.Decode(rec, &s.ev)
-	switch {
-	case ok:
-		s.p.cfg.Events <- s.ev
-	case reason == collector.ReasonPlainText:
+// rejectRecord counts and logs a record that cannot be used, in line order.
+func (s *sink) rejectRecord(reason collector.Reason, text string) {
+	if reason == collector.ReasonPlainText {
 		s.p.plainTextOnce.Do(func() {
 			level.Warn(s.p.cfg.Logger).Log("msg", "The operator writes plain-text logs, which carry no readable events: set operator.jsonLog: true in the mirrord-operator Helm chart values (env OPERATOR_JSON_LOG=true)", "file", s.name)
 		})
-		s.p.reject(reason, s.name, rec)
-	case reason != collector.ReasonNone:
-		s.p.reject(reason, s.name, rec)
 	}
+	s.p.reject(reason, s.name, text)
 }
 
-// reject counts an unusable line and logs it: every one at debug, and at most
-// one per reason per warnEvery at warn, with how many went unreported.
-func (p *Pipeline) reject(reason collector.Reason, name string, line []byte) {
+// reject counts an unusable line and logs it (line is its excerpt): every one
+// at debug, and at most one per reason per warnEvery at warn, with how many
+// went unreported.
+func (p *Pipeline) reject(reason collector.Reason, name string, line string) {
 	p.malformed.WithLabelValues(string(reason)).Inc()
-	level.Debug(p.cfg.Logger).Log("msg", "Skipping unusable log line", "reason", reason, "file", name, "line", excerpt(line))
+	level.Debug(p.cfg.Logger).Log("msg", "Skipping unusable log line", "reason", reason, "file", name, "line", line)
 
 	now := p.cfg.Now()
 	p.warnMu.Lock()
@@ -245,7 +237,7 @@ func (p *Pipeline) reject(reason collector.Reason, name string, line []byte) {
 	p.lastWarn[reason] = now
 	p.suppressed[reason] = 0
 	p.warnMu.Unlock()
-	level.Warn(p.cfg.Logger).Log("msg", "Skipping unusable log line; more are logged at debug level", "reason", reason, "file", name, "line", excerpt(line), "unreported_since_last_warning", suppressed)
+	level.Warn(p.cfg.Logger).Log("msg", "Skipping unusable log line; more are logged at debug level", "reason", reason, "file", name, "line", line, "unreported_since_last_warning", suppressed)
 }
 
 // excerpt keeps log lines about bad input short.

@@ -89,9 +89,11 @@ func TestWarningsAreRateLimitedPerReason(t *testing.T) {
 	s := p.NewSink("-", "-")
 	for i := 0; i < 5; i++ {
 		s.Line([]byte("junk"))
+		s.Flush()
 	}
 	now = now.Add(warnEvery)
 	s.Line([]byte("junk"))
+	s.Flush()
 	out := logs.String()
 	if n := strings.Count(out, "level=warn"); n != 2 {
 		t.Errorf("%d warnings, want 2 (one per minute):\n%s", n, out)

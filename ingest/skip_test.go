@@ -76,7 +76,8 @@ func runLines(t *testing.T, format unwrap.Format, maxBytes int, lines [][]byte, 
 	p, err := New(Config{
 		Format: format, MaxLineBytes: maxBytes, Labels: labels, Events: events,
 		Logger: log.NewLogfmtLogger(io.Discard), Registerer: reg,
-		Now: func() time.Time { return fixed },
+		Now:   func() time.Time { return fixed },
+		Lanes: 1, // the main lane's stream is the one given skip
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func runLines(t *testing.T, format unwrap.Format, maxBytes int, lines [][]byte, 
 		close(done)
 	}()
 	s := p.NewSink("input", "file").(*sink)
-	s.stream.SkipRecord = skip
+	s.main.stream.SkipRecord = skip
 	for i, l := range lines {
 		s.Line(l)
 		if i%100 == 0 {

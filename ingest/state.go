@@ -42,7 +42,7 @@ func (p *Pipeline) Snapshot() (State, error) {
 	p.sinksMu.Lock()
 	defer p.sinksMu.Unlock()
 	for name, s := range p.sinks {
-		if joins := s.stream.Joins(); len(joins) > 0 {
+		if joins := s.main.stream.Joins(); len(joins) > 0 {
 			st.Joins[name] = joins
 		}
 	}

@@ -11,7 +11,8 @@ import (
 // EmitFunc receives one line without its newline. For a line longer than
 // the splitter's limit, line holds only its first bytes (up to the head
 // size given to New, possibly none) and size is the full length; otherwise
-// size is len(line). The line is only valid until EmitFunc returns.
+// size is len(line). The line stays valid until the next call to Space,
+// Grow or Split's next read: every line of one Commit is there until then.
 type EmitFunc func(line []byte, size int) error
 
 // Splitter splits a stream into lines handed to an EmitFunc as sub-slices
@@ -78,6 +79,18 @@ func (s *Splitter) Space() []byte {
 		}
 	}
 	return s.buf[s.end:]
+}
+
+// Grow makes the buffer size bytes long, if it is shorter, keeping the
+// pending line: a reader with a backlog then reads more per call and hands
+// over larger batches of lines.
+func (s *Splitter) Grow(size int) {
+	if size <= len(s.buf) {
+		return
+	}
+	nb := make([]byte, size)
+	s.end = copy(nb, s.buf[s.start:s.end])
+	s.start, s.buf = 0, nb
 }
 
 // Commit processes n bytes just read into the slice Space returned,

@@ -280,3 +280,28 @@ func BenchmarkSplitter(b *testing.B) {
 		feedWhole(s, emit, chunk)
 	}
 }
+
+// Grow enlarges the buffer and keeps the line pending in it; it never
+// shrinks it.
+func TestGrowKeepsPendingLine(t *testing.T) {
+	s := New(1<<20, 0, 8)
+	var got []string
+	emit := func(line []byte, _ int) error { got = append(got, string(line)); return nil }
+	if err := s.Commit(copy(s.Space(), "ab\ncd"), emit); err != nil {
+		t.Fatal(err)
+	}
+	s.Grow(1024)
+	if n := len(s.Space()); n != 1024-2 {
+		t.Fatalf("space after Grow(1024) = %d, want 1022", n)
+	}
+	s.Grow(16)
+	if n := len(s.Space()); n != 1024-2 {
+		t.Fatalf("space after Grow(16) = %d, want 1022 still", n)
+	}
+	if err := s.Commit(copy(s.Space(), "e\nf\n"), emit); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "ab,cde,f" {
+		t.Errorf("lines %q, want ab, cde, f", got)
+	}
+}

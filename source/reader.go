@@ -14,6 +14,11 @@ const (
 	// minBufSize is the initial read buffer: large enough that a busy file is
 	// read with few syscalls.
 	minBufSize = 64 << 10
+	// backlogBufSize is the read buffer of a stream that filled its buffer
+	// in one read, and so has a backlog: the sink then gets batches large
+	// enough to spread over cores (ingest's lanes), and the cost of handing
+	// them over is paid once per MiB.
+	backlogBufSize = 1 << 20
 	// fingerprintSize is how many leading bytes of a file identify its
 	// content generation (to notice a truncate that regrew past our offset,
 	// and to recognise the copy made by copytruncate).
@@ -27,9 +32,10 @@ const (
 // reported by size alone.
 type lineReader struct {
 	*linesplit.Splitter
-	sink Sink
-	max  int
-	emit linesplit.EmitFunc // lr.deliver, bound once: binding per call allocates
+	sink  Sink
+	max   int
+	emit  linesplit.EmitFunc // lr.deliver, bound once: binding per call allocates
+	space int                // length of the last Space
 }
 
 func newLineReader(sink Sink, maxLine int) *lineReader {
@@ -49,10 +55,20 @@ func (lr *lineReader) deliver(line []byte, size int) error {
 	return nil
 }
 
+// Space returns the buffer for the next read.
+func (lr *lineReader) Space() []byte {
+	p := lr.Splitter.Space()
+	lr.space = len(p)
+	return p
+}
+
 // commit delivers the lines completed by n bytes just read into Space.
 func (lr *lineReader) commit(n int) {
 	_ = lr.Commit(n, lr.emit) // deliver never fails
 	lr.sink.Flush()
+	if n == lr.space {
+		lr.Grow(backlogBufSize)
+	}
 }
 
 // flush delivers the final unterminated line, if any: the stream it came

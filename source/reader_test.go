@@ -2,8 +2,10 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -96,5 +98,65 @@ func BenchmarkOnceFile(b *testing.B) {
 		if err := m.Run(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// batchSink keeps every line of a batch as the slice it was given, and
+// checks at Flush that none changed since Line: lines stay valid until
+// Flush. It records each batch's size in bytes.
+type batchSink struct {
+	t       *testing.T
+	held    [][]byte
+	copies  []string
+	batches []int
+	lines   int
+}
+
+func (s *batchSink) Line(l []byte) {
+	s.held = append(s.held, l)
+	s.copies = append(s.copies, string(l))
+}
+func (s *batchSink) LineTooLong(int) { s.t.Error("no line is too long here") }
+func (s *batchSink) Flush() {
+	size := 0
+	for i, l := range s.held {
+		if string(l) != s.copies[i] {
+			s.t.Fatalf("line %d changed before Flush: %q, was %q", s.lines+i, l, s.copies[i])
+		}
+		size += len(l) + 1
+	}
+	s.lines += len(s.held)
+	s.batches = append(s.batches, size)
+	s.held, s.copies = s.held[:0], s.copies[:0]
+}
+func (s *batchSink) Close() {}
+
+// A reader with a backlog grows its buffer, so that its sink gets batches
+// of up to backlogBufSize; every line stays as it was until Flush.
+func TestBacklogGrowsBatches(t *testing.T) {
+	var in strings.Builder
+	lines := 0
+	for in.Len() < 4*backlogBufSize {
+		fmt.Fprintf(&in, `{"n":%d,"pad":"%s"}`+"\n", lines, strings.Repeat("x", lines%300))
+		lines++
+	}
+	sink := &batchSink{t: t}
+	lr := newLineReader(sink, 1<<20)
+	r := strings.NewReader(in.String())
+	for {
+		n, err := r.Read(lr.Space())
+		if n > 0 {
+			lr.commit(n)
+		}
+		if err != nil {
+			break
+		}
+	}
+	lr.flush()
+	if sink.lines != lines {
+		t.Fatalf("%d lines delivered, want %d", sink.lines, lines)
+	}
+	if largest := slices.Max(sink.batches); largest <= minBufSize || largest > backlogBufSize {
+		t.Errorf("largest batch %d bytes, want more than %d and at most %d", largest, minBufSize, backlogBufSize)
 	}
 }

@@ -4,7 +4,8 @@ package source
 // in order, always from the same goroutine.
 type Sink interface {
 	// Line is called with one complete line without its trailing newline.
-	// The slice is reused once Line returns.
+	// The slice stays valid until the Flush that follows returns, so a
+	// Sink may hold a batch's lines and process them together at Flush.
 	// A last line without a newline is delivered only once its file is
 	// finished for good (rotated away, deleted, read in Once mode, stdin
 	// at EOF); on shutdown it is not delivered.

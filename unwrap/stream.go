@@ -285,6 +285,38 @@ func (s *Stream) Flush() (unterminated int) {
 	return unterminated
 }
 
+// Idle reports whether s holds no part of a split record: it is then in the
+// same state as a new Stream, so lines pushed to it give what they would give
+// to a new one.
+func (s *Stream) Idle() bool {
+	for w := range s.joins {
+		for i := range s.joins[w] {
+			if s.joins[w][i].state != idle {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// EndsRecord guesses, from its wrapper alone, whether line (in format f) is
+// the last or only part of its record, so that a run of lines can be cut
+// where no record is split: a JSON line always is, a CRI line when tagged F,
+// a Docker line when its "log" ends with the \n escape. It does not validate
+// the line and cannot see the other output stream's joins: Idle tells for
+// sure once the lines are pushed.
+func EndsRecord(f Format, line []byte) bool {
+	switch {
+	case f == Docker || (f == Auto && isDockerLine(line)):
+		const tail = 64 // as in trySkip
+		return bytes.Contains(line[max(0, len(line)-tail):], []byte(`\n","`))
+	case f == CRI || (f == Auto && len(line) > 0 && line[0] >= '0' && line[0] <= '9'):
+		c, ok := parseCRI(line)
+		return !ok || !c.partial
+	}
+	return true
+}
+
 // Wrapper returns the wrapper of the last line pushed: the forced format,
 // or, in auto mode, the detected one (JSON before the first line). It is
 // never Auto.

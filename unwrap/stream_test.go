@@ -599,3 +599,37 @@ func TestSkipRecordZeroAllocs(t *testing.T) {
 		t.Errorf("%v allocations per pair of lines, want 0", allocs)
 	}
 }
+
+// Idle is true while no record is being joined; EndsRecord guesses from
+// the wrapper whether a line ends its record.
+func TestIdleAndEndsRecord(t *testing.T) {
+	const ts = "2026-08-17T10:00:00.000000000Z "
+	for _, tc := range []struct {
+		format Format
+		line   string
+		ends   bool // EndsRecord
+		idle   bool // Idle after pushing line to a new Stream
+	}{
+		{JSON, `{"fields":{"message":"x"}}`, true, true},
+		{Auto, `not json at all`, true, true},
+		{CRI, ts + `stdout F {"a":1}`, true, true},
+		{CRI, ts + `stdout P {"a":`, false, false},
+		{Auto, ts + `stderr P {"a":`, false, false},
+		{CRI, `broken cri`, true, true},
+		{Docker, `{"log":"{\"a\":1}\n","stream":"stdout","time":"2026-08-17T10:00:00.000000000Z"}`, true, true},
+		{Auto, `{"log":"{\"a\":","stream":"stdout","time":"2026-08-17T10:00:00.000000000Z"}`, false, false},
+		{Docker, `{"log":"{\"a\":","stream":"stderr","time":"2026-08-17T10:00:00.000000000Z"}`, false, false},
+	} {
+		if got := EndsRecord(tc.format, []byte(tc.line)); got != tc.ends {
+			t.Errorf("EndsRecord(%v, %s) = %v, want %v", tc.format, tc.line, got, tc.ends)
+		}
+		s := NewStream(tc.format, 0)
+		if !s.Idle() {
+			t.Fatal("a new Stream is not idle")
+		}
+		s.Push([]byte(tc.line))
+		if got := s.Idle(); got != tc.idle {
+			t.Errorf("Idle after %v %s = %v, want %v", tc.format, tc.line, got, tc.idle)
+		}
+	}
+}

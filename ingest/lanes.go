@@ -1,0 +1,207 @@
+package ingest
+
+import (
+	"sync"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
+)
+
+// A large batch of lines (a chunk read from a file that is being caught up)
+// is cut into runs, one per lane, that are unwrapped and decoded at the same
+// time; their results are delivered in line order. Only unwrapping carries
+// state from line to line (the split record being joined), and a record is
+// rarely split, so every run but the first starts as if no record were
+// split at its start: once the runs before it are done, if the stream is
+// indeed idle there, the run's results are exactly what one goroutine would
+// have found, and they are delivered; otherwise they are dropped and the run
+// goes again on the stream's real state. Runs are cut where the wrapper says
+// a record ends, so that this is rare.
+
+// minParallelBytes is the smallest batch spread over lanes: below it, a
+// goroutine's start and the wait for it cost more than they save. Follow
+// mode's batches, a few lines, stay on the stream's goroutine.
+const minParallelBytes = 32 << 10
+
+// maxLanes bounds the lanes of one stream: one goroutine applies every
+// event, and more lanes would only wait for it.
+const maxLanes = 4
+
+// pendingLine is a line delivered since the last Flush, still in the
+// reader's buffer, or a line too long to be held.
+type pendingLine struct {
+	line    []byte
+	tooLong bool
+}
+
+// lane unwraps and decodes a run of lines with its own stream state and
+// decoder. The main lane delivers what it finds at once; a spare lane holds
+// it until its run is known to have started in the right state.
+type lane struct {
+	stream  *unwrap.Stream
+	decoder *collector.Decoder
+	ev      collector.Event
+	records *[3]int64 // by wrapper: JSON, Docker, CRI
+
+	held     bool
+	events   []collector.Event
+	rejects  []rejection
+	counted  [3]int64
+	deliver  func(*collector.Event)
+	rejected func(collector.Reason, string)
+}
+
+// rejection is a record a spare lane found unusable, with its excerpt: the
+// record itself may live in a buffer the lane reuses.
+type rejection struct {
+	reason collector.Reason
+	line   string
+}
+
+func (s *sink) newLane(held bool) *lane {
+	l := &lane{
+		stream:  unwrap.NewStream(s.p.cfg.Format, s.p.cfg.MaxLineBytes),
+		decoder: collector.NewDecoder(s.p.cfg.Labels),
+		held:    held,
+	}
+	// Most Docker lines are no event: judged still escaped, they skip the
+	// unescape and the decode, which would only reject them. (Only Docker
+	// lines consult it, so it is harmless on JSON and CRI streams.)
+	// Stream ignores its answer on text with \u escapes.
+	l.stream.SkipRecord = collector.NoEventInSimplyEscaped
+	if held {
+		l.records = &l.counted
+		l.deliver = func(ev *collector.Event) { l.events = append(l.events, *ev) }
+		l.rejected = func(r collector.Reason, line string) { l.rejects = append(l.rejects, rejection{r, line}) }
+	} else {
+		l.records = &s.newRecords
+		l.deliver = func(ev *collector.Event) { s.p.cfg.Events <- *ev }
+		l.rejected = s.rejectRecord
+	}
+	return l
+}
+
+// run takes lines through the line path: unwrap, then decode.
+func (l *lane) run(lines []pendingLine) {
+	for i := range lines {
+		pl := &lines[i]
+		if pl.tooLong {
+			l.rejected(ReasonTooLong, "")
+			continue
+		}
+		payload, st := l.stream.Push(pl.line)
+		switch st {
+		case unwrap.Record:
+			l.countRecord()
+			l.record(payload)
+		case unwrap.Skipped:
+			l.countRecord() // a record that Decode would have turned down silently
+		case unwrap.Invalid:
+			l.rejected(ReasonInvalidWrapper, excerpt(pl.line))
+		case unwrap.TooLong:
+			l.rejected(ReasonTooLong, excerpt(pl.line))
+		}
+	}
+}
+
+func (l *lane) countRecord() {
+	switch l.stream.Wrapper() {
+	case unwrap.Docker:
+		l.records[1]++
+	case unwrap.CRI:
+		l.records[2]++
+	default:
+		l.records[0]++
+	}
+}
+
+func (l *lane) record(rec []byte) {
+	ok, reason := l.decoder.Decode(rec, &l.ev)
+	switch {
+	case ok:
+		l.deliver(&l.ev)
+	case reason != collector.ReasonNone:
+		l.rejected(reason, excerpt(rec))
+	}
+}
+
+// drop forgets what a spare lane held.
+func (l *lane) drop() {
+	clear(l.events) // the labels' strings
+	l.events, l.rejects, l.counted = l.events[:0], l.rejects[:0], [3]int64{}
+}
+
+// runPending runs the lines since the last Flush, in order.
+func (s *sink) runPending() {
+	runs := s.cut()
+	if len(runs) == 1 {
+		s.main.run(runs[0])
+	} else {
+		s.runLanes(runs)
+	}
+	clear(s.pending) // let go of the reader's buffer
+	s.pending, s.pendingBytes = s.pending[:0], 0
+}
+
+// cut divides the pending lines into runs of about equal bytes, one per
+// lane, each ending where a record seems to end; a single run unless the
+// batch is large.
+func (s *sink) cut() [][]pendingLine {
+	lanes := s.p.lanes
+	if lanes < 2 || s.pendingBytes < s.p.parallelMin || len(s.pending) < 2*lanes {
+		return [][]pendingLine{s.pending}
+	}
+	runs := make([][]pendingLine, 0, lanes)
+	share := s.pendingBytes / lanes
+	start, bytes := 0, 0
+	for i := range s.pending {
+		pl := &s.pending[i]
+		bytes += len(pl.line) + 1
+		if bytes >= share && len(runs) < lanes-1 && i+1 < len(s.pending) && !pl.tooLong && unwrap.EndsRecord(s.p.cfg.Format, pl.line) {
+			runs = append(runs, s.pending[start:i+1])
+			start, bytes = i+1, 0
+		}
+	}
+	return append(runs, s.pending[start:])
+}
+
+// runLanes runs the first run on the main lane and the others on spare
+// lanes at the same time, then delivers the spares' results in order, or
+// runs again on the main lane a run that did not start idle.
+func (s *sink) runLanes(runs [][]pendingLine) {
+	for len(s.spares) < len(runs)-1 {
+		s.spares = append(s.spares, s.newLane(true))
+	}
+	var wg sync.WaitGroup
+	for i, run := range runs[1:] {
+		l := s.spares[i]
+		wg.Go(func() { l.run(run) })
+	}
+	s.main.run(runs[0])
+	wg.Wait()
+	for i, run := range runs[1:] {
+		l := s.spares[i]
+		if !s.main.stream.Idle() {
+			// A record was split across the cut: l began in the wrong
+			// state. It is made idle again (what it holds belongs to the
+			// record cut short) and the main lane runs its lines.
+			l.stream.Flush()
+			l.drop()
+			s.main.run(run)
+			continue
+		}
+		for j := range l.events {
+			s.p.cfg.Events <- l.events[j]
+		}
+		for _, r := range l.rejects {
+			s.rejectRecord(r.reason, r.line)
+		}
+		for w, n := range l.counted {
+			s.newRecords[w] += n
+		}
+		l.drop()
+		// l's stream carries on from where l's run ends; the main one,
+		// idle, becomes the spare.
+		s.main.stream, l.stream = l.stream, s.main.stream
+	}
+}

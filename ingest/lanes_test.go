@@ -1,0 +1,204 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
+)
+
+// laneRun is what a sink made of lines: its self-metrics in the text
+// format, its events and its log, in order.
+type laneRun struct {
+	metrics string
+	events  []collector.Event
+	logs    string
+}
+
+// runBatches runs lines through one sink with the given lanes, flushing
+// after each batch (batch sizes in turn, cycling), every batch spread over
+// the lanes when lanes > 1, however small.
+func runBatches(t testing.TB, format unwrap.Format, maxBytes, lanes int, lines [][]byte, batches []int) laneRun {
+	t.Helper()
+	labels, err := collector.NewLabelConfig([]string{"client_id", "port"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	events := make(chan collector.Event, 8) // small: lanes wait for the consumer
+	fixed := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
+	var logs bytes.Buffer
+	p, err := New(Config{
+		Format: format, MaxLineBytes: maxBytes, Labels: labels, Events: events,
+		Logger: log.NewLogfmtLogger(&logs), Registerer: reg,
+		Now: func() time.Time { return fixed }, Lanes: lanes,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.parallelMin = 1
+	var got []collector.Event
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ev := range events {
+			got = append(got, ev)
+		}
+	})
+	s := p.NewSink("input", "file")
+	for i, b := 0, 0; i < len(lines); b++ {
+		n := min(batches[b%len(batches)], len(lines)-i)
+		for _, l := range lines[i : i+n] {
+			if len(l) > maxBytes {
+				s.LineTooLong(len(l)) // as the reader reports it
+			} else {
+				s.Line(l)
+			}
+		}
+		i += n
+		s.Flush()
+	}
+	s.Close()
+	close(events)
+	wg.Wait()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&out, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return laneRun{out.String(), got, logs.String()}
+}
+
+// compareRuns fails unless two runs are the same.
+func compareRuns(t testing.TB, got, want laneRun) {
+	t.Helper()
+	if got.metrics != want.metrics {
+		t.Errorf("metrics differ; with lanes:\n%s\non one goroutine:\n%s", got.metrics, want.metrics)
+	}
+	if !reflect.DeepEqual(got.events, want.events) {
+		first := 0
+		for first < min(len(got.events), len(want.events)) && reflect.DeepEqual(got.events[first], want.events[first]) {
+			first++
+		}
+		t.Errorf("%d events with lanes, %d on one goroutine; first difference at %d", len(got.events), len(want.events), first)
+	}
+	if got.logs != want.logs {
+		t.Errorf("logs differ; with lanes:\n%s\non one goroutine:\n%s", got.logs, want.logs)
+	}
+}
+
+// TestLanesMatchOneGoroutine runs generated logs, nasty and with records
+// split by Docker and CRI (stderr lines between their parts), through a sink
+// that spreads every batch over three lanes and one that keeps them on one
+// goroutine: same counters, same events in the same order, same log lines.
+// Random batch sizes put the cuts everywhere, inside split records too.
+func TestLanesMatchOneGoroutine(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		for w, forced := range map[loggen.Wrapper]unwrap.Format{loggen.Raw: unwrap.JSON, loggen.Docker: unwrap.Docker, loggen.CRI: unwrap.CRI} {
+			for _, format := range []unwrap.Format{unwrap.Auto, forced} {
+				for _, maxBytes := range []int{1 << 20, 30_000} {
+					cfg := loggen.Config{Seed: seed, Sessions: 150, NoiseRatio: []float64{0.95, 0.6}[seed%2], BigLines: true, Nasty: true, Wrapper: w}
+					t.Run(fmt.Sprintf("seed=%d/%v/%v/max=%d", seed, w, format, maxBytes), func(t *testing.T) {
+						var buf bytes.Buffer
+						if _, err := loggen.Generate(&buf, cfg); err != nil {
+							t.Fatal(err)
+						}
+						lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
+						rng := rand.New(rand.NewPCG(uint64(seed), 7))
+						batches := make([]int, 50)
+						for i := range batches {
+							batches[i] = 1 + rng.IntN(40)
+						}
+						want := runBatches(t, format, maxBytes, 1, lines, batches)
+						got := runBatches(t, format, maxBytes, 3, lines, batches)
+						compareRuns(t, got, want)
+						if len(want.events) == 0 {
+							t.Fatalf("no events; metrics:\n%s", want.metrics)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestLanesRedoARunThatStartsInsideARecord: the cut falls after a stdout
+// line that ends its record while a stderr record is still split across it,
+// so the second lane starts in the wrong state and its run must go again.
+func TestLanesRedoARunThatStartsInsideARecord(t *testing.T) {
+	const ts = "2026-08-17T10:00:00.000000000Z "
+	lines := [][]byte{
+		[]byte(ts + `stderr P {"fields":{"message":"Session Start",`),
+		[]byte(ts + `stdout F {"fields":{"message":"Session Start","session_id":"A"}}`),
+		[]byte(ts + `stderr F "session_id":"B"}}`),
+		[]byte(ts + `stdout F {"fields":{"message":"Session End","session_id":"A"}}`),
+	}
+	want := runBatches(t, unwrap.CRI, 1<<20, 1, lines, []int{4})
+	got := runBatches(t, unwrap.CRI, 1<<20, 2, lines, []int{4})
+	compareRuns(t, got, want)
+	var ids []string
+	for _, ev := range got.events {
+		ids = append(ids, ev.SessionID)
+	}
+	if strings.Join(ids, ",") != "A,B,A" {
+		t.Errorf("events of sessions %v, want A, B, A", ids)
+	}
+}
+
+// TestLanesCarryARecordSplitAtTheEndOfABatch: the last run of a batch ends
+// inside a split record, which the next batch completes: the lane that ran
+// it hands its state on.
+func TestLanesCarryARecordSplitAtTheEndOfABatch(t *testing.T) {
+	const ts = "2026-08-17T10:00:00.000000000Z "
+	lines := [][]byte{
+		[]byte(ts + `stdout F {"fields":{"message":"Session Start","session_id":"A"}}`),
+		[]byte(ts + `stdout F {"fields":{"message":"Port Steal","session_id":"A","port":80}}`),
+		[]byte(ts + `stdout F {"fields":{"message":"Port Steal","session_id":"A","port":81}}`),
+		[]byte(ts + `stdout P {"fields":{"message":"Session Start",`),
+		[]byte(ts + `stdout F "session_id":"B"}}`),
+	}
+	want := runBatches(t, unwrap.CRI, 1<<20, 1, lines, []int{4, 1})
+	got := runBatches(t, unwrap.CRI, 1<<20, 2, lines, []int{4, 1})
+	compareRuns(t, got, want)
+	if n := len(got.events); n != 4 {
+		t.Errorf("%d events, want 4:\n%s", n, got.metrics)
+	}
+}
+
+// FuzzLanes checks lanes against one goroutine on any input, cut into
+// batches of the sizes the fuzzer picks.
+func FuzzLanes(f *testing.F) {
+	const cri = "2026-08-17T10:00:00.000000000Z "
+	for _, seed := range []string{
+		cri + "stderr P {\"fields\":\n" + cri + "stdout F {\"fields\":{\"message\":\"Session Start\",\"session_id\":\"A\"}}\n" + cri + "stderr F \"x\"}\n" + cri + "stdout F {}",
+		`{"log":"{\"fields\":{\"message\":\"Session Start\",","stream":"stdout","time":"2026-08-17T10:00:00Z"}` + "\n" +
+			`{"log":"\"session_id\":\"S1\"}}\n","stream":"stdout","time":"2026-08-17T10:00:00Z"}` + "\n" +
+			`{"log":"x\n","stream":"stderr","time":"2026-08-17T10:00:00Z"}`,
+		`{"fields":{"message":"Port Steal","session_id":"A","port":80}}` + "\n" + "junk\n\n" + `{"fields":{"message":"Session End","session_id":"A"}}`,
+	} {
+		f.Add(uint8(unwrap.Auto), uint8(3), []byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, format, batch uint8, data []byte) {
+		lines := bytes.Split(data, []byte("\n"))
+		batches := []int{1 + int(batch%16), 1 + int(batch/16)}
+		want := runBatches(t, unwrap.Format(format%4), 256, 1, lines, batches)
+		got := runBatches(t, unwrap.Format(format%4), 256, 3, lines, batches)
+		compareRuns(t, got, want)
+	})
+}
