@@ -36,7 +36,7 @@ type Limits struct {
 // Collector owns the session and port state and the metrics it feeds. It is
 // the only place that changes state: one goroutine calls Apply, Expire,
 // ExpireSeries, Snapshot and Restore; scrapes read the metrics
-// concurrently, which client_golang and histogramVec make safe.
+// concurrently, which client_golang and ownVec make safe.
 type Collector struct {
 	m        *metrics
 	labels   []string // the configured label names, which a restored State must have

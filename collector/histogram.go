@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -41,92 +40,29 @@ var nativeBounds = [nativeSchema + 1][]float64{
 // buckets whose series can be read and set whole (histogramState), unlike
 // client_golang's. Observations come from one goroutine; Collect from
 // concurrent scrapes.
-type histogramVec struct {
-	desc   *prometheus.Desc
-	labels int
-	upper  []float64
-
-	mu     sync.Mutex
-	series map[string]*histogram
-	key    []byte
-}
+type histogramVec = ownVec[*histogram]
 
 func newHistogramVec(name, help string, labels []string, buckets []float64) *histogramVec {
-	return &histogramVec{
-		desc:   prometheus.NewDesc(name, help, labels, nil),
-		labels: len(labels),
-		upper:  buckets,
-		series: make(map[string]*histogram),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (v *histogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
-
-// Collect implements prometheus.Collector.
-func (v *histogramVec) Collect(ch chan<- prometheus.Metric) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for _, h := range v.series {
-		ch <- h
-	}
-}
-
-// WithLabelValues returns the series of values, creating it empty. Like
-// client_golang's, it panics on a wrong number of values: a programming
-// error.
-func (v *histogramVec) WithLabelValues(values ...string) *histogram {
-	if len(values) != v.labels {
-		panic(fmt.Sprintf("histogram %s: %d label values, want %d", v.desc, len(values), v.labels))
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.setKey(values)
-	if h, ok := v.series[string(v.key)]; ok {
-		return h
-	}
-	h := &histogram{
-		desc:    v.desc,
-		labels:  prometheus.MakeLabelPairs(v.desc, values),
-		upper:   v.upper,
-		buckets: make([]uint64, len(v.upper)),
-		schema:  nativeSchema,
-		pos:     make(map[int]uint64),
-		neg:     make(map[int]uint64),
-	}
-	v.series[string(v.key)] = h
-	return h
-}
-
-// DeleteLabelValues deletes the series of values, and reports whether there
-// was one.
-func (v *histogramVec) DeleteLabelValues(values ...string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.setKey(values)
-	if _, ok := v.series[string(v.key)]; !ok {
-		return false
-	}
-	delete(v.series, string(v.key))
-	return true
-}
-
-func (v *histogramVec) setKey(values []string) {
-	v.key = v.key[:0]
-	for i, s := range values {
-		if i > 0 {
-			v.key = append(v.key, keySep)
+	ls := newLabelSet(name, help, labels)
+	return newOwnVec(ls, func(values []string) *histogram {
+		return &histogram{
+			labels:  ls,
+			values:  values,
+			upper:   buckets,
+			buckets: make([]uint64, len(buckets)),
+			schema:  nativeSchema,
+			pos:     make(map[int]uint64),
+			neg:     make(map[int]uint64),
 		}
-		v.key = append(v.key, s...)
-	}
+	})
 }
 
 // histogram is one series: classic bucket counts plus a native histogram
 // that halves its resolution rather than reset when it has too many buckets,
 // so that its counts stay exact.
 type histogram struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
+	labels *labelSet
+	values []string // label values
 	upper  []float64
 
 	mu      sync.Mutex // Observe against Write from scrapes
@@ -140,7 +76,7 @@ type histogram struct {
 }
 
 // Desc implements prometheus.Metric.
-func (h *histogram) Desc() *prometheus.Desc { return h.desc }
+func (h *histogram) Desc() *prometheus.Desc { return h.labels.desc }
 
 // Observe implements prometheus.Observer.
 func (h *histogram) Observe(v float64) {
@@ -230,7 +166,7 @@ func (h *histogram) Write(out *dto.Metric) error {
 	his.NegativeSpan, his.NegativeDelta = nativeSpans(h.neg)
 	his.PositiveSpan, his.PositiveDelta = nativeSpans(h.pos)
 	out.Histogram = his
-	out.Label = h.labels
+	out.Label = h.labels.pairs(h.values)
 	return nil
 }
 

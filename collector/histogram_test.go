@@ -3,7 +3,6 @@ package collector
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -160,29 +159,10 @@ func mapsEqual(a, b map[int]uint64) bool {
 // the collector observes.
 func TestHistogramConcurrentWrite(t *testing.T) {
 	v := newHistogramVec("h", "h", []string{"l"}, sessionDurationBuckets)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(v)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				if _, err := reg.Gather(); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}
-	})
-	for i := range 20000 {
+	gatherWhile(t, v, func(i int) {
 		v.WithLabelValues(string(rune('a' + i%5))).Observe(float64(i))
 		if i%1000 == 0 {
 			v.DeleteLabelValues("a")
 		}
-	}
-	close(stop)
-	wg.Wait()
+	})
 }

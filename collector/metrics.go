@@ -12,7 +12,7 @@ var sessionDurationBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 360
 
 // counterVec and durationVec are capped families (see cappedVec).
 type (
-	counterVec  = *cappedVec[prometheus.Counter]
+	counterVec  = *cappedVec[*scalar]
 	durationVec = *cappedVec[*histogram]
 )
 
@@ -61,69 +61,69 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 		return f
 	}
 	self := newSeriesMetrics()
+	counter := func(name, help string, labels []string) *scalarVec {
+		return newScalarVec(name, help, labels, prometheus.CounterValue, now)
+	}
+	gauge := func(name, help string, labels []string) *scalarVec {
+		return newScalarVec(name, help, labels, prometheus.GaugeValue, now)
+	}
+	// The families labelled with values from the log keep their series
+	// themselves (ownVec): client_golang's vectors hold several times the
+	// memory per series.
 	raw := struct {
-		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *prometheus.CounterVec
+		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *scalarVec
 		sessionDuration                                                                                             *histogramVec
-		sessionsActive, portsActive                                                                                 *prometheus.GaugeVec
+		sessionsActive, portsActive                                                                                 *scalarVec
 	}{
-		sessionsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_sessions_started_total",
-			Help: "mirrord sessions started (Session Start records).",
-		}, labels),
-		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_sessions_ended_total",
-			Help: "mirrord sessions ended (Session End records), including those whose start was not seen.",
-		}, labels),
+		sessionsStarted: counter("mirrord_sessions_started_total",
+			"mirrord sessions started (Session Start records).",
+			labels),
+		sessionsEnded: counter("mirrord_sessions_ended_total",
+			"mirrord sessions ended (Session End records), including those whose start was not seen.",
+			labels),
 		// Our own histogram rather than client_golang's, whose state cannot
 		// be restored; it keeps classic and native buckets, and coarsens the
 		// native ones rather than reset them, so that counts stay exact.
 		sessionDuration: newHistogramVec("mirrord_session_duration_seconds",
 			"Duration of ended mirrord sessions, from the session_duration field of Session End.",
 			labels, sessionDurationBuckets),
-		sessionsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "mirrord_sessions_active",
-			Help: "mirrord sessions started and not yet ended (distinct session ids).",
-		}, labels),
-		portsStolen: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_ports_stolen_total",
-			Help: "Ports stolen by mirrord sessions (Port Steal records); http_filtered tells whether the client set an HTTP filter.",
-		}, with("http_filtered")),
-		portsMirrored: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_ports_mirrored_total",
-			Help: "Ports mirrored by mirrord sessions (Port Mirror records).",
-		}, labels),
-		portsReleased: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_ports_released_total",
-			Help: "Ports released by mirrord sessions (Port Release records).",
-		}, labels),
-		portsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "mirrord_ports_active",
-			Help: "Ports currently stolen or mirrored, released by Port Release or by the end of their session.",
-		}, with("mode")),
-		targetsCopied: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_targets_copied_total",
-			Help: "Targets copied for mirrord sessions (Copy Target records); scale_down tells whether the original was scaled down.",
-		}, with("scale_down")),
-		messagesProcessed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mirrord_messages_processed_total",
-			Help: "Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
-		}, []string{"event_type", "mode", "queue_type", "response_status_class"}),
+		sessionsActive: gauge("mirrord_sessions_active",
+			"mirrord sessions started and not yet ended (distinct session ids).",
+			labels),
+		portsStolen: counter("mirrord_ports_stolen_total",
+			"Ports stolen by mirrord sessions (Port Steal records); http_filtered tells whether the client set an HTTP filter.",
+			with("http_filtered")),
+		portsMirrored: counter("mirrord_ports_mirrored_total",
+			"Ports mirrored by mirrord sessions (Port Mirror records).",
+			labels),
+		portsReleased: counter("mirrord_ports_released_total",
+			"Ports released by mirrord sessions (Port Release records).",
+			labels),
+		portsActive: gauge("mirrord_ports_active",
+			"Ports currently stolen or mirrored, released by Port Release or by the end of their session.",
+			with("mode")),
+		targetsCopied: counter("mirrord_targets_copied_total",
+			"Targets copied for mirrord sessions (Copy Target records); scale_down tells whether the original was scaled down.",
+			with("scale_down")),
+		messagesProcessed: counter("mirrord_messages_processed_total",
+			"Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
+			[]string{"event_type", "mode", "queue_type", "response_status_class"}),
 	}
-	capped := func(name string, v vec[prometheus.Counter], extra int) counterVec {
+	capped := func(name string, v vec[*scalar], extra int) counterVec {
 		return newCappedVec(name, v, fixed(extra), lim, now, self)
 	}
 	m := &metrics{
 		sessionsStarted: capped("mirrord_sessions_started_total", raw.sessionsStarted, 0),
 		sessionsEnded:   capped("mirrord_sessions_ended_total", raw.sessionsEnded, 0),
 		sessionDuration: newCappedVec[*histogram]("mirrord_session_duration_seconds", raw.sessionDuration, fixed(0), lim, now, self),
-		sessionsActive:  gaugeVec{newCappedVec[prometheus.Gauge]("mirrord_sessions_active", raw.sessionsActive, fixed(0), lim, now, self)},
+		sessionsActive:  gaugeVec{newCappedVec[*scalar]("mirrord_sessions_active", raw.sessionsActive, fixed(0), lim, now, self)},
 		portsStolen:     capped("mirrord_ports_stolen_total", raw.portsStolen, 1),
 		portsMirrored:   capped("mirrord_ports_mirrored_total", raw.portsMirrored, 0),
 		portsReleased:   capped("mirrord_ports_released_total", raw.portsReleased, 0),
-		portsActive:     gaugeVec{newCappedVec[prometheus.Gauge]("mirrord_ports_active", raw.portsActive, fixed(1), lim, now, self)},
+		portsActive:     gaugeVec{newCappedVec[*scalar]("mirrord_ports_active", raw.portsActive, fixed(1), lim, now, self)},
 		targetsCopied:   capped("mirrord_targets_copied_total", raw.targetsCopied, 1),
 		// The status class is one of a few values the decoder derives.
-		messagesProcessed: newCappedVec[prometheus.Counter]("mirrord_messages_processed_total", raw.messagesProcessed, []bool{false, false, false, true}, lim, now, self),
+		messagesProcessed: newCappedVec[*scalar]("mirrord_messages_processed_total", raw.messagesProcessed, []bool{false, false, false, true}, lim, now, self),
 
 		lastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mirrord_last_event_timestamp_seconds",

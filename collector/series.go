@@ -50,8 +50,8 @@ func (m *seriesMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.series, m.overflow, m.expired}
 }
 
-// vec is what cappedVec needs of a vector: client_golang's CounterVec and
-// GaugeVec, and our histogramVec, have it.
+// vec is what cappedVec needs of a vector: ownVec has it, as client_golang's
+// vectors do.
 type vec[T any] interface {
 	prometheus.Collector
 	WithLabelValues(...string) T
@@ -153,13 +153,18 @@ func (c *cappedVec[T]) add(st seriesState) *child[T] {
 // setKey writes the map key of values into c.key; looking a []byte up as
 // string(c.key) does not allocate.
 func (c *cappedVec[T]) setKey(values []string) {
-	c.key = c.key[:0]
+	c.key = appendSeriesKey(c.key[:0], values)
+}
+
+// appendSeriesKey appends the map key of a series' label values to key.
+func appendSeriesKey(key []byte, values []string) []byte {
 	for i, v := range values {
 		if i > 0 {
-			c.key = append(c.key, keySep)
+			key = append(key, keySep)
 		}
-		c.key = append(c.key, v...)
+		key = append(key, v...)
 	}
+	return key
 }
 
 // expire deletes the series not touched for the TTL at now, and returns how
@@ -192,10 +197,10 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 
 // gaugeVec is a capped gauge family whose series are moved by increments and
 // matching decrements.
-type gaugeVec struct{ *cappedVec[prometheus.Gauge] }
+type gaugeVec struct{ *cappedVec[*scalar] }
 
 // gaugeChild is a series of a gaugeVec.
-type gaugeChild = *child[prometheus.Gauge]
+type gaugeChild = *child[*scalar]
 
 // inc adds one to the series of values (or its overflow series) and returns
 // the series, which the matching dec must be given.

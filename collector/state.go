@@ -403,14 +403,7 @@ func checkCount(v float64) error {
 
 // seriesKey is the map key of label values, as cappedVec makes it.
 func seriesKey(values []string) string {
-	var b strings.Builder
-	for i, v := range values {
-		if i > 0 {
-			b.WriteByte(keySep)
-		}
-		b.WriteString(v)
-	}
-	return b.String()
+	return string(appendSeriesKey(nil, values))
 }
 
 // stateFamily saves and restores one capped family.
@@ -442,15 +435,15 @@ type familyCodec[T any] struct {
 // families are the capped families, in a fixed order.
 func (c *Collector) families() []stateFamily {
 	counter := func(v counterVec) stateFamily {
-		return familyCodec[prometheus.Counter]{v: v, kind: counterSeries,
-			read:  func(m prometheus.Counter, ss *SeriesState) { ss.Value = new(metricValue(m)) },
-			write: func(m prometheus.Counter, ss *SeriesState) { m.Add(*ss.Value) },
+		return familyCodec[*scalar]{v: v, kind: counterSeries,
+			read:  func(m *scalar, ss *SeriesState) { ss.Value = new(m.value()) },
+			write: func(m *scalar, ss *SeriesState) { m.Add(*ss.Value) },
 		}
 	}
 	gauge := func(v gaugeVec) stateFamily {
-		return familyCodec[prometheus.Gauge]{v: v.cappedVec, kind: gaugeSeries,
-			read:  func(m prometheus.Gauge, ss *SeriesState) { ss.Value = new(metricValue(m)) },
-			write: func(m prometheus.Gauge, ss *SeriesState) { m.Set(*ss.Value) },
+		return familyCodec[*scalar]{v: v.cappedVec, kind: gaugeSeries,
+			read:  func(m *scalar, ss *SeriesState) { ss.Value = new(m.value()) },
+			write: func(m *scalar, ss *SeriesState) { m.Set(*ss.Value) },
 		}
 	}
 	m := c.m

@@ -1,0 +1,135 @@
+package collector
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestScalarWritesAsClientGolang: a counter and a gauge series of ours
+// write the same dto as client_golang's with the same label values (label
+// names out of order, a value with every kind of byte), and the counter's
+// created timestamp comes from the collector's clock.
+func TestScalarWritesAsClientGolang(t *testing.T) {
+	labels := []string{"zeta", "alpha", "mid", "client_user"}
+	values := []string{"z", "", "a\"b\\c\nd", "ünï"}
+	created := time.Date(2026, 8, 17, 10, 0, 0, 123, time.UTC)
+	clock := func() time.Time { return created }
+
+	ours := newScalarVec("c_total", "help", labels, prometheus.CounterValue, clock).WithLabelValues(values...)
+	ours.Inc()
+	ours.Add(2.5)
+	theirs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "c_total", Help: "help"}, labels).WithLabelValues(values...)
+	theirs.Inc()
+	theirs.Add(2.5)
+	got, want := writeMetric(t, ours), writeMetric(t, theirs)
+	if ts := got.GetCounter().GetCreatedTimestamp().AsTime(); !ts.Equal(created) {
+		t.Errorf("created %v, want the clock's %v", ts, created)
+	}
+	got.Counter.CreatedTimestamp, want.Counter.CreatedTimestamp = nil, nil
+	if !proto.Equal(got, want) {
+		t.Errorf("counter:\n%s\nclient_golang's:\n%s", prototext.Format(got), prototext.Format(want))
+	}
+
+	gauge := newScalarVec("g", "help", labels, prometheus.GaugeValue, clock).WithLabelValues(values...)
+	theirGauge := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g", Help: "help"}, labels).WithLabelValues(values...)
+	for _, m := range []interface{ Inc() }{gauge, theirGauge} {
+		m.Inc()
+		m.Inc()
+	}
+	gauge.Dec()
+	theirGauge.Dec()
+	if got, want := writeMetric(t, gauge), writeMetric(t, theirGauge); !proto.Equal(got, want) {
+		t.Errorf("gauge:\n%s\nclient_golang's:\n%s", prototext.Format(got), prototext.Format(want))
+	}
+	gauge.Set(7)
+	if v := gauge.value(); v != 7 {
+		t.Errorf("gauge after Set(7) = %v", v)
+	}
+}
+
+// TestOwnVecSeries: WithLabelValues makes a series once, DeleteLabelValues
+// forgets it, and a family without labels has one series without pairs.
+func TestOwnVecSeries(t *testing.T) {
+	v := newScalarVec("c_total", "help", []string{"a", "b"}, prometheus.CounterValue, time.Now)
+	s := v.WithLabelValues("x", "y")
+	if v.WithLabelValues("x", "y") != s {
+		t.Error("a second WithLabelValues made a new series")
+	}
+	if v.WithLabelValues("x", "") == s || v.WithLabelValues("", "xy") == s {
+		t.Error("other values share the series")
+	}
+	if !v.DeleteLabelValues("x", "y") || v.DeleteLabelValues("x", "y") {
+		t.Error("DeleteLabelValues did not delete the series exactly once")
+	}
+	if v.WithLabelValues("x", "y") == s {
+		t.Error("the deleted series came back")
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("WithLabelValues with one value of two did not panic")
+			}
+		}()
+		v.WithLabelValues("x")
+	}()
+	plain := newScalarVec("g", "help", nil, prometheus.GaugeValue, time.Now).WithLabelValues()
+	if m := writeMetric(t, plain); len(m.Label) != 0 {
+		t.Errorf("labels %v on a family without labels", m.Label)
+	}
+}
+
+// TestScalarConcurrentWrite is for the race detector: scrapes gather while
+// the collector's goroutine updates, adds and deletes series.
+func TestScalarConcurrentWrite(t *testing.T) {
+	v := newScalarVec("c_total", "help", []string{"l"}, prometheus.CounterValue, time.Now)
+	gatherWhile(t, v, func(i int) {
+		v.WithLabelValues(strings.Repeat("a", i%5)).Inc()
+		if i%1000 == 0 {
+			v.DeleteLabelValues("")
+		}
+	})
+}
+
+// gatherWhile gathers c over and over on another goroutine while update
+// runs 20,000 times, as scrapes do while the collector applies events.
+func gatherWhile(t *testing.T, c prometheus.Collector, update func(i int)) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if _, err := reg.Gather(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	for i := range 20000 {
+		update(i)
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func writeMetric(t *testing.T, m prometheus.Metric) *dto.Metric {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
