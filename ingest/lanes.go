@@ -43,7 +43,8 @@ type lane struct {
 	ev      collector.Event
 	records *[3]int64 // by wrapper: JSON, Docker, CRI
 
-	held     bool
+	// What a spare lane holds; for the main lane, deliver and rejected
+	// hand results on at once.
 	events   []collector.Event
 	rejects  []rejection
 	counted  [3]int64
@@ -62,7 +63,6 @@ func (s *sink) newLane(held bool) *lane {
 	l := &lane{
 		stream:  unwrap.NewStream(s.p.cfg.Format, s.p.cfg.MaxLineBytes),
 		decoder: collector.NewDecoder(s.p.cfg.Labels),
-		held:    held,
 	}
 	// Most Docker lines are no event: judged still escaped, they skip the
 	// unescape and the decode, which would only reject them. (Only Docker
@@ -133,23 +133,22 @@ func (l *lane) drop() {
 
 // runPending runs the lines since the last Flush, in order.
 func (s *sink) runPending() {
-	runs := s.cut()
-	if len(runs) == 1 {
-		s.main.run(runs[0])
-	} else {
+	if runs := s.cut(); runs != nil {
 		s.runLanes(runs)
+	} else {
+		s.main.run(s.pending)
 	}
 	clear(s.pending) // let go of the reader's buffer
 	s.pending, s.pendingBytes = s.pending[:0], 0
 }
 
 // cut divides the pending lines into runs of about equal bytes, one per
-// lane, each ending where a record seems to end; a single run unless the
-// batch is large.
+// lane, each ending where a record seems to end; nil, for one run on the
+// stream's goroutine, unless the batch is large.
 func (s *sink) cut() [][]pendingLine {
 	lanes := s.p.lanes
 	if lanes < 2 || s.pendingBytes < s.p.parallelMin || len(s.pending) < 2*lanes {
-		return [][]pendingLine{s.pending}
+		return nil
 	}
 	runs := make([][]pendingLine, 0, lanes)
 	share := s.pendingBytes / lanes
@@ -161,6 +160,9 @@ func (s *sink) cut() [][]pendingLine {
 			runs = append(runs, s.pending[start:i+1])
 			start, bytes = i+1, 0
 		}
+	}
+	if len(runs) == 0 {
+		return nil // no line seemed to end a record
 	}
 	return append(runs, s.pending[start:])
 }

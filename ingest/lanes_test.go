@@ -202,3 +202,19 @@ func FuzzLanes(f *testing.F) {
 		compareRuns(t, got, want)
 	})
 }
+
+// TestLineFlushedAloneAllocatesNothing: a non-event line flushed on its own,
+// as Kubernetes streams and followed files deliver them, allocates nothing.
+func TestLineFlushedAloneAllocatesNothing(t *testing.T) {
+	var logs bytes.Buffer
+	now := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
+	p, _, _ := newTestPipeline(t, &logs, &now)
+	s := p.NewSink("-", "-")
+	line := []byte(`{"timestamp":"2026-08-17T18:15:08.583869Z","level":"DEBUG","fields":{"message":"polling pods","count":3},"target":"kube_runtime::controller"}`)
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Line(line)
+		s.Flush()
+	}); n != 0 {
+		t.Errorf("%v allocations per line, want 0", n)
+	}
+}
