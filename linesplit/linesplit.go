@@ -12,7 +12,7 @@ import (
 // the splitter's limit, line holds only its first bytes (up to the head
 // size given to New, possibly none) and size is the full length; otherwise
 // size is len(line). The line stays valid until the next call to Space,
-// Grow or Split's next read: every line of one Commit is there until then.
+// Resize or Split's next read: every line of one Commit is there until then.
 type EmitFunc func(line []byte, size int) error
 
 // Splitter splits a stream into lines handed to an EmitFunc as sub-slices
@@ -81,11 +81,13 @@ func (s *Splitter) Space() []byte {
 	return s.buf[s.end:]
 }
 
-// Grow makes the buffer size bytes long, if it is shorter, keeping the
-// pending line: a reader with a backlog then reads more per call and hands
-// over larger batches of lines.
-func (s *Splitter) Grow(size int) {
-	if size <= len(s.buf) {
+// Resize makes the buffer size bytes long, keeping the pending line: a
+// reader with a backlog then reads more per call and hands over larger
+// batches of lines, and one that caught up gives the memory back. It does
+// nothing when the pending line would not fit in size bytes.
+func (s *Splitter) Resize(size int) {
+	pending := s.end - s.start
+	if size == len(s.buf) || pending >= size {
 		return
 	}
 	nb := make([]byte, size)

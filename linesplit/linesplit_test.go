@@ -281,27 +281,34 @@ func BenchmarkSplitter(b *testing.B) {
 	}
 }
 
-// Grow enlarges the buffer and keeps the line pending in it; it never
-// shrinks it.
-func TestGrowKeepsPendingLine(t *testing.T) {
+// Resize changes the buffer's size and keeps the line pending in it, but
+// not to a size that cannot hold that line.
+func TestResizeKeepsPendingLine(t *testing.T) {
 	s := New(1<<20, 0, 8)
 	var got []string
 	emit := func(line []byte, _ int) error { got = append(got, string(line)); return nil }
 	if err := s.Commit(copy(s.Space(), "ab\ncd"), emit); err != nil {
 		t.Fatal(err)
 	}
-	s.Grow(1024)
+	s.Resize(1024)
 	if n := len(s.Space()); n != 1024-2 {
-		t.Fatalf("space after Grow(1024) = %d, want 1022", n)
+		t.Fatalf("space after Resize(1024) = %d, want 1022", n)
 	}
-	s.Grow(16)
-	if n := len(s.Space()); n != 1024-2 {
-		t.Fatalf("space after Grow(16) = %d, want 1022 still", n)
-	}
-	if err := s.Commit(copy(s.Space(), "e\nf\n"), emit); err != nil {
+	if err := s.Commit(copy(s.Space(), "e\nfghij"), emit); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got, ",") != "ab,cde,f" {
-		t.Errorf("lines %q, want ab, cde, f", got)
+	s.Resize(4) // "fghij" does not fit
+	if n := len(s.Space()); n != 1024-9 {
+		t.Fatalf("space after Resize(4) = %d, want 1015: unchanged, a 5-byte line is pending", n)
+	}
+	s.Resize(16)
+	if n := len(s.Space()); n != 16-5 {
+		t.Fatalf("space after Resize(16) = %d, want 11", n)
+	}
+	if err := s.Commit(copy(s.Space(), "k\n"), emit); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "ab,cde,fghijk" {
+		t.Errorf("lines %q, want ab, cde, fghijk", got)
 	}
 }

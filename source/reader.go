@@ -14,11 +14,16 @@ const (
 	// minBufSize is the initial read buffer: large enough that a busy file is
 	// read with few syscalls.
 	minBufSize = 64 << 10
-	// backlogBufSize is the read buffer of a stream that filled its buffer
-	// in one read, and so has a backlog: the sink then gets batches large
-	// enough to spread over cores (ingest's lanes), and the cost of handing
-	// them over is paid once per MiB.
+	// backlogBufSize is the read buffer of a stream with a backlog: the
+	// sink then gets batches large enough to spread over cores (ingest's
+	// lanes), and the cost of handing them over is paid once per MiB.
 	backlogBufSize = 1 << 20
+	// backlogReads is how many reads in a row must fill the buffer before
+	// it grows to backlogBufSize; a read that does not fill it (caught up)
+	// shrinks it back. Growing thus takes at least 1 MiB read, so a file
+	// that keeps catching up allocates less than it reads, and only files
+	// being caught up hold a large buffer.
+	backlogReads = backlogBufSize / minBufSize
 	// fingerprintSize is how many leading bytes of a file identify its
 	// content generation (to notice a truncate that regrew past our offset,
 	// and to recognise the copy made by copytruncate).
@@ -32,10 +37,11 @@ const (
 // reported by size alone.
 type lineReader struct {
 	*linesplit.Splitter
-	sink  Sink
-	max   int
-	emit  linesplit.EmitFunc // lr.deliver, bound once: binding per call allocates
-	space int                // length of the last Space
+	sink      Sink
+	max       int
+	emit      linesplit.EmitFunc // lr.deliver, bound once: binding per call allocates
+	space     int                // length of the last Space
+	fullReads int                // reads in a row that filled Space
 }
 
 func newLineReader(sink Sink, maxLine int) *lineReader {
@@ -66,8 +72,11 @@ func (lr *lineReader) Space() []byte {
 func (lr *lineReader) commit(n int) {
 	_ = lr.Commit(n, lr.emit) // deliver never fails
 	lr.sink.Flush()
-	if n == lr.space {
-		lr.Grow(backlogBufSize)
+	if n < lr.space {
+		lr.fullReads = 0
+		lr.Resize(minBufSize)
+	} else if lr.fullReads++; lr.fullReads >= backlogReads {
+		lr.Resize(backlogBufSize)
 	}
 }
 
