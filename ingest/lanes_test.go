@@ -72,6 +72,12 @@ func runBatches(t testing.TB, format unwrap.Format, maxBytes, lanes int, lines [
 	s.Close()
 	close(events)
 	wg.Wait()
+	return laneRun{metricsText(t, reg), got, logs.String()}
+}
+
+// metricsText gathers reg in the text format.
+func metricsText(t testing.TB, reg *prometheus.Registry) string {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +88,7 @@ func runBatches(t testing.TB, format unwrap.Format, maxBytes, lanes int, lines [
 			t.Fatal(err)
 		}
 	}
-	return laneRun{out.String(), got, logs.String()}
+	return out.String()
 }
 
 // compareRuns fails unless two runs are the same.

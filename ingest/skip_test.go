@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
@@ -101,15 +100,5 @@ func runLines(t *testing.T, format unwrap.Format, maxBytes int, lines [][]byte, 
 	s.Close()
 	close(events)
 	<-done
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&out, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out.String(), got
+	return metricsText(t, reg), got
 }
