@@ -66,6 +66,7 @@ for wl in debug info; do
     "$tmp/loggen" -noise "$noise" $big -sessions "$sessions" -wrapper "$wrapper" -o "$f"
     lines=$(grep -c '' "$f")
     mb=$(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.0f", b / 1e6 }')
+    sync "$f"           # written back now, not while the runs are timed
     cat "$f" >/dev/null # warm the page cache
     # Check once that the exporter read the whole file, and take its peak RSS.
     /usr/bin/time -f %M -o "$tmp/rss" "$tmp/exporter" --once --log.path="$f" >"$tmp/out" 2>"$tmp/err"

@@ -20,7 +20,7 @@ import (
 )
 
 // defaultPollInterval applies when Config.PollInterval is zero.
-const defaultPollInterval = 250 * time.Millisecond
+const defaultPollInterval = 200 * time.Millisecond
 
 // graceIntervals is how many poll intervals a glob-matched path may be
 // missing before its follower gives up on the renamed-away file it still
@@ -41,7 +41,7 @@ type Config struct {
 	// Zero means 1 MiB.
 	MaxLineBytes int
 	// PollInterval is the safety-net stat poll and glob rescan interval.
-	// Zero means 250ms.
+	// Zero means 200ms.
 	PollInterval time.Duration
 	// DisableInotify makes followers poll only. Polling only is also chosen
 	// when an inotify instance cannot be created.

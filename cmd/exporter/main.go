@@ -90,7 +90,7 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("log.max-line-bytes", "Longest log record kept, after joining split parts; longer ones are dropped and counted.").
 		Default("1MiB").BytesVar(&o.maxLineBytes)
 	app.Flag("log.poll-interval", "How often files are checked for growth, rotation and truncation, and globs for new files, besides inotify.").
-		Default("250ms").DurationVar(&o.pollInterval)
+		Default("200ms").DurationVar(&o.pollInterval)
 	app.Flag("log.inotify", "Use inotify to learn of file changes at once; --no-log.inotify polls only, for file systems where inotify does not work.").Default("true").BoolVar(&o.inotify)
 	app.Flag("once", "Read every input to its end, print the metrics in the Prometheus text format and exit, without serving.").BoolVar(&o.once)
 
