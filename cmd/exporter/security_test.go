@@ -210,35 +210,9 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 // while another is being served gets 503. The first scrape is held in flight
 // by a client that does not read a large uncompressed response.
 func TestMaxRequestsInFlight(t *testing.T) {
-	logPath := filepath.Join(t.TempDir(), "operator.log")
-	var lines []string
-	for i := range 5000 {
-		name := fmt.Sprintf("laptop-%05d", i)
-		lines = append(lines,
-			`{"fields":{"message":"Session Start","session_id":"`+name+`","client_user":"u","client_name":"`+name+`","target":"pod/p"}}`,
-			`{"fields":{"message":"Session End","session_id":"`+name+`","session_duration":5,"client_user":"u","client_name":"`+name+`","target":"pod/p"}}`)
-	}
-	appendLines(t, logPath, lines)
-	p := startExporter(t, "--log.path="+logPath, "--web.max-requests=1")
-	waitFor(t, "every event", func() bool {
-		_, body := p.get(t, "/metrics")
-		return sample(t, body, `mirrord_exporter_events_total{event="session_end"}`) == 5000
-	})
-
-	// The stuck scrape: no Accept-Encoding, so the tens of MiB of text fill
-	// the socket buffers and the handler blocks writing them.
-	stuck, err := net.Dial("tcp", strings.TrimPrefix(p.base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := startWithManySeries(t, "--web.max-requests=1")
+	stuck := stuckScrape(t, p)
 	defer stuck.Close()
-	if _, err := io.WriteString(stuck, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	// Read only the status line: the handler is running.
-	if status, err := bufio.NewReader(stuck).ReadString('\n'); err != nil || !strings.Contains(status, "200") {
-		t.Fatalf("stuck scrape: %q, %v", status, err)
-	}
 	waitFor(t, "a scrape refused with 503", func() bool {
 		code, _ := p.get(t, "/metrics")
 		return code == http.StatusServiceUnavailable
@@ -253,6 +227,74 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		return code == http.StatusOK
 	})
 	p.stop(t)
+}
+
+// TestScraperHangingUpIsNoError: a scraper that hangs up in the middle of a
+// large response (a scrape timeout, say) fails the write of every family
+// left; that is logged at debug level, not as an error of the exporter's.
+func TestScraperHangingUpIsNoError(t *testing.T) {
+	p := startWithManySeries(t, "--exporter.log.level=debug")
+	stuck := stuckScrape(t, p)
+	// Reset rather than close: the writes fail at once.
+	if err := stuck.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	stuck.Close()
+	waitFor(t, "the hang-up to be logged", func() bool {
+		return strings.Contains(p.stderr.String(), `msg="Serving metrics"`)
+	})
+	if code, _ := p.get(t, "/metrics"); code != http.StatusOK {
+		t.Errorf("scrape after the hang-up: %d", code)
+	}
+	p.stop(t)
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, "level=error") {
+			t.Errorf("logged as an error: %s", line)
+		}
+	}
+	if !strings.Contains(p.stderr.String(), "level=debug") {
+		t.Error("the hang-up is not logged at debug level")
+	}
+}
+
+// startWithManySeries starts the exporter on a log of 5000 sessions of
+// distinct clients (20k series in four families), and waits until it has
+// read them all.
+func startWithManySeries(t *testing.T, args ...string) *exporterProcess {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "operator.log")
+	var lines []string
+	for i := range 5000 {
+		name := fmt.Sprintf("laptop-%05d", i)
+		lines = append(lines,
+			`{"fields":{"message":"Session Start","session_id":"`+name+`","client_user":"u","client_name":"`+name+`","target":"pod/p"}}`,
+			`{"fields":{"message":"Session End","session_id":"`+name+`","session_duration":5,"client_user":"u","client_name":"`+name+`","target":"pod/p"}}`)
+	}
+	appendLines(t, logPath, lines)
+	p := startExporter(t, append([]string{"--log.path=" + logPath}, args...)...)
+	waitFor(t, "every event", func() bool {
+		_, body := p.get(t, "/metrics")
+		return sample(t, body, `mirrord_exporter_events_total{event="session_end"}`) == 5000
+	})
+	return p
+}
+
+// stuckScrape starts a scrape that reads only the status line: without
+// Accept-Encoding, the tens of MiB of text fill the socket buffers and the
+// handler blocks writing them.
+func stuckScrape(t *testing.T, p *exporterProcess) net.Conn {
+	t.Helper()
+	stuck, err := net.Dial("tcp", strings.TrimPrefix(p.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(stuck, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := bufio.NewReader(stuck).ReadString('\n'); err != nil || !strings.Contains(status, "200") {
+		t.Fatalf("stuck scrape: %q, %v", status, err)
+	}
+	return stuck
 }
 
 // TestConcurrentScrapesWhileEventsStream: 200 concurrent scrapes while a

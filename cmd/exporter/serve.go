@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-kit/log"
@@ -195,11 +196,19 @@ func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
 	return mux
 }
 
-// promhttpLogger adapts go-kit to promhttp's Println logger.
+// promhttpLogger adapts go-kit to promhttp's Println logger. A scraper that
+// hung up (a scrape timeout, say) fails the write of every family left:
+// that is logged at debug level, as it is no failure of the exporter's.
 type promhttpLogger struct{ logger log.Logger }
 
 func (l promhttpLogger) Println(v ...any) {
-	level.Error(l.logger).Log("msg", "Serving metrics", "err", fmt.Sprint(v...))
+	at := level.Error
+	for _, a := range v {
+		if err, ok := a.(error); ok && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+			at = level.Debug
+		}
+	}
+	at(l.logger).Log("msg", "Serving metrics", "err", fmt.Sprint(v...))
 }
 
 // writeExposition prints the mirrord metrics (those of the log stream and the
