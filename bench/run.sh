@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times `exporter --once` against `grep -c ''` on the two workloads of the
 # performance targets (docs/performance.md), in each wrapper, and measures
-# the follow-mode latency. Usage: bench/run.sh [lines]   (default 1000000)
+# the follow-mode latency and CPU use. Usage: bench/run.sh [lines]   (default 1000000)
 #
 # Each time is the best of $RUNS runs (default 3), taken on a warm page cache.
 # Needs GNU time (/usr/bin/time, Debian package "time") for the peak RSS.
@@ -88,3 +88,6 @@ done
 echo
 "$tmp/latency" -exporter "$tmp/exporter" -n "$LATENCY_N"
 "$tmp/latency" -exporter "$tmp/exporter" -n 20 -args=--no-log.inotify | sed 's/^/without inotify: /'
+for rate in 1000 10000 100000; do
+  "$tmp/latency" -exporter "$tmp/exporter" -rate "$rate" -duration 5s
+done

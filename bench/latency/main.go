@@ -1,13 +1,23 @@
-// Command latency measures how long an event appended to a followed file
-// takes to show on /metrics. It starts the exporter binary given by -exporter
-// on a temporary file, listening on 127.0.0.1 only, then -n times appends a
-// "Max seat count reached!" record and polls /metrics every -poll until
-// mirrord_seat_limit_reached_total has counted it. It prints the p50, p99
-// and maximum latencies. Every wait is bounded.
+// Command latency measures what following a file costs. It starts the
+// exporter binary given by -exporter on a temporary file, listening on
+// 127.0.0.1 only.
+//
+// By default it measures how long an event appended to the file takes to
+// show on /metrics: -n times it appends a "Max seat count reached!" record and
+// polls /metrics every -poll until mirrord_seat_limit_reached_total has
+// counted it, then prints the p50, p99 and maximum latencies.
+//
+// With -rate, it instead appends a debug-level loggen log (about 5 % events)
+// at that many lines per second for -duration, a millisecond's lines per
+// write, waits until the exporter has read every line, and prints the CPU
+// time the exporter used (user and system, from /proc) per second of load.
+//
+// Every wait is bounded.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -22,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
 
 func main() {
@@ -30,18 +42,37 @@ func main() {
 	poll := flag.Duration("poll", 2*time.Millisecond, "interval between scrapes while waiting")
 	timeout := flag.Duration("timeout", 5*time.Second, "longest wait for one event")
 	extra := flag.String("args", "", "extra exporter flags, space separated (e.g. --no-log.inotify)")
+	rate := flag.Int("rate", 0, "lines per second to append instead of measuring latency")
+	duration := flag.Duration("duration", 5*time.Second, "how long to append at -rate")
 	flag.Parse()
-	if *exporter == "" || *n < 1 {
+	if *exporter == "" || *n < 1 || *rate < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*exporter, *n, *poll, *timeout, strings.Fields(*extra)); err != nil {
+	err := withExporter(*exporter, *timeout, *poll, strings.Fields(*extra), func(x *followed) error {
+		if *rate > 0 {
+			return x.load(*rate, *duration)
+		}
+		return x.latency(*n)
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "latency:", err)
 		os.Exit(1)
 	}
 }
 
-func run(exporter string, n int, poll, timeout time.Duration, extra []string) error {
+// followed is an exporter following log, ready.
+type followed struct {
+	log           *os.File
+	cmd           *exec.Cmd
+	client        *http.Client
+	base          string
+	timeout, poll time.Duration
+}
+
+// withExporter starts the exporter on a new file and runs measure once it
+// is ready; it stops the exporter and removes the file afterwards.
+func withExporter(exporter string, timeout, poll time.Duration, extra []string, measure func(*followed) error) error {
 	dir, err := os.MkdirTemp("", "latency")
 	if err != nil {
 		return err
@@ -71,10 +102,9 @@ func run(exporter string, n int, poll, timeout time.Duration, extra []string) er
 		_ = cmd.Wait()
 	}()
 
-	client := &http.Client{Timeout: time.Second}
-	base := "http://" + addr
+	x := &followed{log: f, cmd: cmd, client: &http.Client{Timeout: time.Second}, base: "http://" + addr, timeout: timeout, poll: poll}
 	if err := waitFor(timeout, poll, func() (bool, error) {
-		resp, err := client.Get(base + "/-/ready")
+		resp, err := x.client.Get(x.base + "/-/ready")
 		if err != nil {
 			return false, nil
 		}
@@ -83,7 +113,13 @@ func run(exporter string, n int, poll, timeout time.Duration, extra []string) er
 	}); err != nil {
 		return fmt.Errorf("exporter not ready: %w", err)
 	}
+	return measure(x)
+}
 
+// latency appends n events one at a time and prints how long each took to
+// show on /metrics.
+func (x *followed) latency(n int) error {
+	f, client, base, timeout, poll := x.log, x.client, x.base, x.timeout, x.poll
 	lat := make([]time.Duration, 0, n)
 	for i := 1; i <= n; i++ {
 		rec := fmt.Sprintf(`{"timestamp":"%s","level":"INFO","fields":{"message":"Max seat count reached!","active_users":%d},"target":"operator_license"}`+"\n",
@@ -93,7 +129,7 @@ func run(exporter string, n int, poll, timeout time.Duration, extra []string) er
 			return err
 		}
 		if err := waitFor(timeout, poll, func() (bool, error) {
-			v, err := scrape(client, base+"/metrics", "mirrord_seat_limit_reached_total")
+			v, err := scrape(client, base+"/metrics", "mirrord_seat_limit_reached_total ")
 			return v >= float64(i), err
 		}); err != nil {
 			return fmt.Errorf("event %d: %w", i, err)
@@ -127,21 +163,98 @@ func waitFor(timeout, poll time.Duration, cond func() (bool, error)) error {
 	}
 }
 
-// scrape returns the value of an unlabelled sample on /metrics, 0 when absent.
-func scrape(client *http.Client, url, name string) (float64, error) {
+// scrape returns the value of the first sample on /metrics whose line
+// starts with prefix (a name and a space, or a name and "{"), 0 when absent.
+func scrape(client *http.Client, url, prefix string) (float64, error) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return 0, nil // not up yet, or a transient error: poll again
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Read to the end, as Prometheus does: a scraper that hangs up early
+		// is not what is measured.
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if line := sc.Text(); strings.HasPrefix(line, prefix) {
+			return strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		}
 	}
 	return 0, sc.Err()
+}
+
+// load appends a debug-level log at rate lines per second for d, waits until
+// the exporter has read every line, and prints the CPU it used meanwhile.
+func (x *followed) load(rate int, d time.Duration) error {
+	// A debug-level session is about 125 lines: 100 per session is enough.
+	want := max(1, int(float64(rate)*d.Seconds()))
+	var buf bytes.Buffer
+	if _, err := loggen.Generate(&buf, loggen.Config{Seed: 1, Sessions: want/100 + 1, NoiseRatio: 0.95}); err != nil {
+		return err
+	}
+	lines := bytes.SplitAfter(buf.Bytes(), []byte("\n")) // each with its newline, then an empty one
+	if len(lines)-1 < want {
+		return fmt.Errorf("loggen made %d lines, fewer than %d", len(lines)-1, want)
+	}
+	cpu0, err := cpuTime(x.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	written := 0
+	for written < want {
+		// The lines due by now, in one write: a busy logger's buffered output.
+		due := min(want, int(time.Since(start).Seconds()*float64(rate)))
+		if due > written {
+			if _, err := x.log.Write(bytes.Join(lines[written:due], nil)); err != nil {
+				return err
+			}
+			written = due
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := waitFor(x.timeout, x.poll, func() (bool, error) {
+		v, err := scrape(x.client, x.base+"/metrics", "mirrord_exporter_log_lines_total{")
+		return v >= float64(want), err
+	}); err != nil {
+		return fmt.Errorf("the exporter did not read the %d lines: %w", want, err)
+	}
+	elapsed := time.Since(start)
+	cpu1, err := cpuTime(x.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	used := cpu1 - cpu0
+	fmt.Printf("following %d lines/s (debug level) for %v: %v CPU, %.1f %% of one core\n",
+		rate, elapsed.Round(time.Millisecond), used, 100*used.Seconds()/elapsed.Seconds())
+	return nil
+}
+
+// cpuTime reads the user and system CPU time of process pid from
+// /proc/PID/stat (Linux), in clock ticks of 10 ms.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("CPU time: %w", err)
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14 and stime 15.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("CPU time: short %s", b)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // freeAddr finds a free port on 127.0.0.1.
