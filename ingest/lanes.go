@@ -19,9 +19,10 @@ import (
 // a record ends, so that this is rare.
 
 // minParallelBytes is the smallest batch spread over lanes: below it, a
-// goroutine's start and the wait for it cost more than they save. Follow
-// mode's batches, a few lines, stay on the stream's goroutine.
-const minParallelBytes = 32 << 10
+// goroutine's start and the wait for it cost about what they save (64 KiB
+// batches gained nothing). The 1 MiB batches of a file read to its end are
+// spread; a followed file's (64 KiB at most) stay on its goroutine.
+const minParallelBytes = 128 << 10
 
 // maxLanes bounds the lanes of one stream: one goroutine applies every
 // event, and more lanes would only wait for it.

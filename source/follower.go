@@ -79,7 +79,7 @@ func (m *Manager) newFollower(input, path string, ephemeral, initial bool) *foll
 // run follows until ctx is cancelled or the (glob-matched) path vanished.
 func (fl *follower) run(ctx context.Context) {
 	fl.sink = fl.m.cfg.NewSink(fl.input, fl.path)
-	fl.lr = newLineReader(fl.sink, fl.m.maxLine)
+	fl.lr = newLineReader(fl.sink, fl.m.maxLine, false)
 	defer fl.shutdown()
 	tick, stopTick := fl.m.newTicker(fl.m.poll)
 	defer stopTick()

@@ -97,7 +97,7 @@ func (m *Manager) readOnce(ctx context.Context, input, path string) error {
 	}()
 	sink := m.cfg.NewSink(input, path)
 	defer sink.Close()
-	fl := &follower{m: m, path: path, sink: sink, lr: newLineReader(sink, m.maxLine)}
+	fl := &follower{m: m, path: path, sink: sink, lr: newLineReader(sink, m.maxLine, true)}
 	if m.cfg.FromEnd {
 		if err := fl.startAtEnd(of); err != nil {
 			m.metrics.fileErrors.WithLabelValues(opRead).Inc()

@@ -42,12 +42,17 @@ type lineReader struct {
 	emit      linesplit.EmitFunc // lr.deliver, bound once: binding per call allocates
 	space     int                // length of the last Space
 	fullReads int                // reads in a row that filled Space
+	// backlog lets the buffer grow to backlogBufSize while a backlog is
+	// read: for streams read to their end (--once, standard input). A
+	// followed file keeps its reads small, so that it looks at its path
+	// between them and sees rotations as they come.
+	backlog bool
 }
 
-func newLineReader(sink Sink, maxLine int) *lineReader {
+func newLineReader(sink Sink, maxLine int, backlog bool) *lineReader {
 	// A full-size buffer even for a small max: a busy file is read with few
 	// syscalls whatever the limit.
-	lr := &lineReader{Splitter: linesplit.New(maxLine, 0, minBufSize), sink: sink, max: maxLine}
+	lr := &lineReader{Splitter: linesplit.New(maxLine, 0, minBufSize), sink: sink, max: maxLine, backlog: backlog}
 	lr.emit = lr.deliver
 	return lr
 }
@@ -72,11 +77,15 @@ func (lr *lineReader) Space() []byte {
 func (lr *lineReader) commit(n int) {
 	_ = lr.Commit(n, lr.emit) // deliver never fails
 	lr.sink.Flush()
-	if n < lr.space {
+	switch {
+	case !lr.backlog:
+	case n < lr.space:
 		lr.fullReads = 0
 		lr.Resize(minBufSize)
-	} else if lr.fullReads++; lr.fullReads >= backlogReads {
-		lr.Resize(backlogBufSize)
+	default:
+		if lr.fullReads++; lr.fullReads >= backlogReads {
+			lr.Resize(backlogBufSize)
+		}
 	}
 }
 

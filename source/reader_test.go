@@ -27,7 +27,7 @@ func (s *eventSink) Close()            {}
 // ones (the splitting itself is tested in linesplit).
 func TestLineReaderDeliversToSink(t *testing.T) {
 	sink := &eventSink{}
-	lr := newLineReader(sink, 5)
+	lr := newLineReader(sink, 5, false)
 	for _, in := range []string{"abc\nfive5\nsix666\n", strings.Repeat("x", 100), "x\nend"} {
 		n := copy(lr.Space(), in)
 		lr.commit(n)
@@ -63,7 +63,7 @@ func TestFileReadAllocsIndependentOfLines(t *testing.T) {
 	}
 	defer of.close()
 	sink := &nopSink{}
-	lr := newLineReader(sink, 1<<20)
+	lr := newLineReader(sink, 1<<20, false)
 	allocs := testing.AllocsPerRun(3, func() {
 		of.off, of.fpLen = 0, 0
 		for {
@@ -76,9 +76,8 @@ func TestFileReadAllocsIndependentOfLines(t *testing.T) {
 			}
 		}
 	})
-	// The buffer grows once for the backlog and shrinks once at its end.
-	if allocs > 2 {
-		t.Fatalf("%v allocations reading 100000 lines, want at most 2", allocs)
+	if allocs != 0 {
+		t.Fatalf("%v allocations reading 100000 lines", allocs)
 	}
 }
 
@@ -132,9 +131,10 @@ func (s *batchSink) Flush() {
 }
 func (s *batchSink) Close() {}
 
-// A reader with a backlog grows its buffer, so that its sink gets batches
-// of up to backlogBufSize, and shrinks it once caught up; every line stays
-// as it was until Flush.
+// A reader of a stream read to its end grows its buffer over a backlog, so
+// that its sink gets batches of up to backlogBufSize, and shrinks it once
+// caught up; every line stays as it was until Flush. A followed file's
+// reader keeps its buffer.
 func TestBacklogGrowsBatches(t *testing.T) {
 	var in strings.Builder
 	lines := 0
@@ -142,19 +142,29 @@ func TestBacklogGrowsBatches(t *testing.T) {
 		fmt.Fprintf(&in, `{"n":%d,"pad":"%s"}`+"\n", lines, strings.Repeat("x", lines%300))
 		lines++
 	}
-	sink := &batchSink{t: t}
-	lr := newLineReader(sink, 1<<20)
-	r := strings.NewReader(in.String())
-	for {
-		n, err := r.Read(lr.Space())
-		if n > 0 {
-			lr.commit(n)
+	read := func(lr *lineReader) {
+		r := strings.NewReader(in.String())
+		for {
+			n, err := r.Read(lr.Space())
+			if n > 0 {
+				lr.commit(n)
+			}
+			if err != nil {
+				break
+			}
 		}
-		if err != nil {
-			break
-		}
+		lr.flush()
 	}
-	lr.flush()
+	// A followed file's reader keeps its buffer.
+	followed := newLineReader(&batchSink{t: t}, 1<<20, false)
+	read(followed)
+	if n := len(followed.Space()); n != minBufSize {
+		t.Errorf("a followed file's buffer grew to %d bytes", n)
+	}
+
+	sink := &batchSink{t: t}
+	lr := newLineReader(sink, 1<<20, true)
+	read(lr)
 	if sink.lines != lines {
 		t.Fatalf("%d lines delivered, want %d", sink.lines, lines)
 	}

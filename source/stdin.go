@@ -22,7 +22,7 @@ const stdinName = "-"
 func (m *Manager) readStdin(ctx context.Context, r io.Reader) error {
 	sink := m.cfg.NewSink(stdinName, stdinName)
 	defer sink.Close()
-	lr := newLineReader(sink, m.maxLine)
+	lr := newLineReader(sink, m.maxLine, true)
 
 	type result struct {
 		n   int
