@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
 
 // benchCollector returns a Collector with the default labels and a fixed
@@ -154,20 +156,12 @@ func BenchmarkScrape(b *testing.B) {
 	} {
 		b.Run(format.name, func(b *testing.B) {
 			c, d, reg := benchCollector(b, 10_000)
-			for i := range 1700 {
-				user := fmt.Sprintf(`"client_user":"user%d","client_name":"User %d","target_namespace":"ns%d","target_type":"deployment","target_name":"svc%d"`, i, i, i, i)
-				id := fmt.Sprintf(`"session_id":"%016X"`, i)
-				for _, r := range []string{
-					`{"fields":{"message":"Session Start",` + user + `,` + id + `}}`,
-					`{"fields":{"message":"Port Steal",` + user + `,` + id + `,"port":80}}`,
-					`{"fields":{"message":"Session End",` + user + `,` + id + `,"session_duration":60}}`,
-				} {
-					var ev Event
-					if ok, reason := d.Decode([]byte(r), &ev); !ok {
-						b.Fatalf("not decoded (%q): %s", reason, r)
-					}
-					c.Apply(&ev)
+			for _, r := range loggen.DistinctSessions(1700) {
+				var ev Event
+				if ok, reason := d.Decode(r, &ev); !ok {
+					b.Fatalf("not decoded (%q): %s", reason, r)
 				}
+				c.Apply(&ev)
 			}
 			mfs, err := reg.Gather()
 			if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"compress/gzip"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
 
 func TestAcceptsGzip(t *testing.T) {
@@ -82,20 +82,12 @@ func BenchmarkServeScrape(b *testing.B) {
 		b.Fatal(err)
 	}
 	dec := collector.NewDecoder(labels)
-	for i := range 1700 {
-		user := fmt.Sprintf(`"client_user":"user%d","client_name":"User %d","target_namespace":"ns%d","target_type":"deployment","target_name":"svc%d"`, i, i, i, i)
-		id := fmt.Sprintf(`"session_id":"%016X"`, i)
-		for _, r := range []string{
-			`{"fields":{"message":"Session Start",` + user + `,` + id + `}}`,
-			`{"fields":{"message":"Port Steal",` + user + `,` + id + `,"port":80}}`,
-			`{"fields":{"message":"Session End",` + user + `,` + id + `,"session_duration":60}}`,
-		} {
-			var ev collector.Event
-			if ok, reason := dec.Decode([]byte(r), &ev); !ok {
-				b.Fatalf("not decoded (%q): %s", reason, r)
-			}
-			coll.Apply(&ev)
+	for _, r := range loggen.DistinctSessions(1700) {
+		var ev collector.Event
+		if ok, reason := dec.Decode(r, &ev); !ok {
+			b.Fatalf("not decoded (%q): %s", reason, r)
 		}
+		coll.Apply(&ev)
 	}
 	ready := make(chan struct{})
 	close(ready)
