@@ -200,17 +200,13 @@ const dockerHead = `{"log":"`
 // same text, whole, its join idle. Any other line goes the usual way, which
 // gives the same result, only slower.
 func (s *Stream) trySkip(line []byte) (st Status, done bool) {
-	// `\n","stream":"stdout","time":"2026-08-17T18:15:08.583869123Z"}` is 62
-	// bytes; 64 is also as far as bytes.Index takes its fastest path.
-	const tail = 64
-	if len(line) < len(dockerHead)+tail || string(line[:len(dockerHead)]) != dockerHead {
+	if len(line) < len(dockerHead)+dockerTail || string(line[:len(dockerHead)]) != dockerHead {
 		return 0, false
 	}
-	k := bytes.Index(line[len(line)-tail:], []byte(`\n","`))
-	if k < 0 {
+	end := finalLogEnd(line) // the closing quote, if the guess is right
+	if end < 0 {
 		return 0, false
 	}
-	end := len(line) - tail + k + 2 // the closing quote, if the guess is right
 	// The unescaped record is no longer than its escaped text less the
 	// final \n, so within this bound it cannot be TooLong.
 	if end-2-len(dockerHead) > s.max || !s.SkipRecord(line[len(dockerHead):end]) {
@@ -224,6 +220,24 @@ func (s *Stream) trySkip(line []byte) (st Status, done bool) {
 		return Skipped, true
 	}
 	return 0, false
+}
+
+// dockerTail is how far from its end a Docker line is searched for the end
+// of a "log" that ends with the \n escape:
+// `\n","stream":"stdout","time":"2026-08-17T18:15:08.583869123Z"}` is 62
+// bytes; 64 is also as far as bytes.Index takes its fastest path.
+const dockerTail = 64
+
+// finalLogEnd guesses, without validating, where the "log" of a Docker line
+// ends if it ends with the \n escape (the last part of a record): the index
+// of its closing quote, or -1.
+func finalLogEnd(line []byte) int {
+	from := max(0, len(line)-dockerTail)
+	k := bytes.Index(line[from:], []byte(`\n","`))
+	if k < 0 {
+		return -1
+	}
+	return from + k + 2
 }
 
 // part adds one part of a record to j and returns the record if final.
@@ -308,8 +322,7 @@ func (s *Stream) Idle() bool {
 func EndsRecord(f Format, line []byte) bool {
 	switch {
 	case f == Docker || (f == Auto && isDockerLine(line)):
-		const tail = 64 // as in trySkip
-		return bytes.Contains(line[max(0, len(line)-tail):], []byte(`\n","`))
+		return finalLogEnd(line) >= 0
 	case f == CRI || (f == Auto && len(line) > 0 && line[0] >= '0' && line[0] <= '9'):
 		c, ok := parseCRI(line)
 		return !ok || !c.partial
