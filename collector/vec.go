@@ -22,8 +22,7 @@ import (
 // info-level benchmark log). Series are added and deleted by the collector's
 // goroutine; Collect runs in concurrent scrapes.
 type ownVec[T prometheus.Metric] struct {
-	desc   *prometheus.Desc
-	labels int
+	labels *labelSet
 	// newSeries makes the series of values; values is the caller's, kept
 	// by the series (WithLabelValues' callers never change it).
 	newSeries func(values []string) T
@@ -34,7 +33,7 @@ type ownVec[T prometheus.Metric] struct {
 }
 
 func newOwnVec[T prometheus.Metric](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
-	return &ownVec[T]{desc: ls.desc, labels: len(ls.order), newSeries: newSeries, series: make(map[string]T)}
+	return &ownVec[T]{labels: ls, newSeries: newSeries, series: make(map[string]T)}
 }
 
 // labelSet is a family's description and label names, shared by its series,
@@ -75,7 +74,7 @@ func (ls *labelSet) pairs(values []string) []*dto.LabelPair {
 }
 
 // Describe implements prometheus.Collector.
-func (v *ownVec[T]) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+func (v *ownVec[T]) Describe(ch chan<- *prometheus.Desc) { ch <- v.labels.desc }
 
 // Collect implements prometheus.Collector.
 func (v *ownVec[T]) Collect(ch chan<- prometheus.Metric) {
@@ -91,8 +90,8 @@ func (v *ownVec[T]) Collect(ch chan<- prometheus.Metric) {
 // client_golang's, it panics on a wrong number of values: a programming
 // error.
 func (v *ownVec[T]) WithLabelValues(values ...string) T {
-	if len(values) != v.labels {
-		panic(fmt.Sprintf("%s: %d label values, want %d", v.desc, len(values), v.labels))
+	if want := len(v.labels.names); len(values) != want {
+		panic(fmt.Sprintf("%s: %d label values, want %d", v.labels.desc, len(values), want))
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
