@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
@@ -148,6 +149,60 @@ func BenchmarkOpenSessions(b *testing.B) {
 // 1700 sessions, each a distinct user on a distinct target, leave six
 // series each (started, ended, duration, active, stolen, ports active)
 // beside the fixed ones.
+// distinctSessionsState is the state of the 10k-series scrape benchmarks:
+// loggen.DistinctSessions applied to a collector capped at 10,000 series
+// per family.
+func distinctSessionsState(b *testing.B) (*Collector, *prometheus.Registry) {
+	b.Helper()
+	c, d, reg := benchCollector(b, 10_000)
+	for _, r := range loggen.DistinctSessions(1700) {
+		var ev Event
+		if ok, reason := d.Decode(r, &ev); !ok {
+			b.Fatalf("not decoded (%q): %s", reason, r)
+		}
+		c.Apply(&ev)
+	}
+	return c, reg
+}
+
+// BenchmarkPrintText prints the capped families of the 10k-series state in
+// the text format, as --once does: straight from their series ("direct"),
+// and through client_golang's Gather and expfmt as before ("gather").
+func BenchmarkPrintText(b *testing.B) {
+	c, reg := distinctSessionsState(b)
+	capped := map[string]bool{}
+	for _, f := range c.TextFamilies() {
+		capped[f.Name()] = true
+	}
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, f := range c.TextFamilies() {
+				if err := f.WriteText(io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("gather", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mfs, err := reg.Gather()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, mf := range mfs {
+				if !capped[mf.GetName()] {
+					continue
+				}
+				if _, err := expfmt.MetricFamilyToText(io.Discard, mf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
 func BenchmarkScrape(b *testing.B) {
 	for _, format := range []struct{ name, accept string }{
 		{"text", "text/plain"},
@@ -155,14 +210,7 @@ func BenchmarkScrape(b *testing.B) {
 		{"openmetrics", "application/openmetrics-text; version=1.0.0"},
 	} {
 		b.Run(format.name, func(b *testing.B) {
-			c, d, reg := benchCollector(b, 10_000)
-			for _, r := range loggen.DistinctSessions(1700) {
-				var ev Event
-				if ok, reason := d.Decode(r, &ev); !ok {
-					b.Fatalf("not decoded (%q): %s", reason, r)
-				}
-				c.Apply(&ev)
-			}
+			_, reg := distinctSessionsState(b)
 			mfs, err := reg.Gather()
 			if err != nil {
 				b.Fatal(err)

@@ -20,6 +20,11 @@ type Config struct {
 	// are updated (for Limits.SeriesTTL); time.Now when nil.
 	Now        func() time.Time
 	Registerer prometheus.Registerer
+	// CappedRegisterer, when set, takes the capped families (those
+	// labelled with values from the log) instead of Registerer: --once
+	// keeps them apart and prints them with TextFamilies, which spares
+	// building client_golang's form of every series.
+	CappedRegisterer prometheus.Registerer
 }
 
 // Limits bound the series of each metric family labelled with values from
@@ -91,13 +96,21 @@ func New(cfg Config) (*Collector, error) {
 	if cfg.Limits.MaxSeries < 0 || cfg.Limits.SeriesTTL < 0 {
 		return nil, fmt.Errorf("negative series limits %+v", cfg.Limits)
 	}
-	m, err := newMetrics(cfg.Registerer, cfg.Labels.names, cfg.Limits, c.now, func() float64 { return float64(c.tracked.Load()) })
+	capped := cfg.CappedRegisterer
+	if capped == nil {
+		capped = cfg.Registerer
+	}
+	m, err := newMetrics(cfg.Registerer, capped, cfg.Labels.names, cfg.Limits, c.now, func() float64 { return float64(c.tracked.Load()) })
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	c.m = m
 	return c, nil
 }
+
+// TextFamilies returns the capped families, sorted by name, which print
+// themselves in the text format straight from their series.
+func (c *Collector) TextFamilies() []TextFamily { return c.m.text }
 
 // Apply changes state and metrics for one event. It cannot fail: the decoder
 // only hands over events whose fields are valid.

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,9 +49,11 @@ type metrics struct {
 	series          *seriesMetrics
 	// expirers are the capped families, for the TTL sweep.
 	expirers []interface{ expire(time.Time) int }
+	// text are the capped families' series, sorted by name, for WriteText.
+	text []TextFamily
 }
 
-func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func() time.Time, tracked func() float64) (*metrics, error) {
+func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limits, now func() time.Time, tracked func() float64) (*metrics, error) {
 	with := func(extra ...string) []string { return append(append([]string{}, labels...), extra...) }
 	// fixed marks the label positions whose values the exporter sets itself
 	// (the extra ones), which keep their value on overflow.
@@ -158,10 +162,19 @@ func newMetrics(reg prometheus.Registerer, labels []string, lim Limits, now func
 	for k := SessionStart; k < kindCount; k++ {
 		m.byKind[k] = m.events.WithLabelValues(k.String())
 	}
-	cs := []prometheus.Collector{
+	m.text = []TextFamily{
 		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
 		raw.portsStolen, raw.portsMirrored, raw.portsReleased, raw.portsActive, raw.targetsCopied,
-		m.lastEvent, m.seatLimitReached, m.seatLimitUsers, raw.messagesProcessed,
+		raw.messagesProcessed,
+	}
+	slices.SortFunc(m.text, func(a, b TextFamily) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, f := range m.text {
+		if err := cappedReg.Register(f.(prometheus.Collector)); err != nil {
+			return nil, err
+		}
+	}
+	cs := []prometheus.Collector{
+		m.lastEvent, m.seatLimitReached, m.seatLimitUsers,
 		m.events, m.sessionsExpired, m.sessionsTracked,
 	}
 	for _, c := range append(cs, self.collectors()...) {

@@ -21,7 +21,7 @@ import (
 // memory of a large state (about 36 of 49 MB for the 37,700 series of the
 // info-level benchmark log). Series are added and deleted by the collector's
 // goroutine; Collect runs in concurrent scrapes.
-type ownVec[T prometheus.Metric] struct {
+type ownVec[T textSeries] struct {
 	labels *labelSet
 	// newSeries makes the series of values; values is the caller's, kept
 	// by the series (WithLabelValues' callers never change it).
@@ -32,21 +32,26 @@ type ownVec[T prometheus.Metric] struct {
 	key    []byte
 }
 
-func newOwnVec[T prometheus.Metric](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
+func newOwnVec[T textSeries](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
 	return &ownVec[T]{labels: ls, newSeries: newSeries, series: make(map[string]T)}
 }
 
 // labelSet is a family's description and label names, shared by its series,
 // for building their label pairs at each scrape.
 type labelSet struct {
-	desc  *prometheus.Desc
-	names []*string // label names, sorted as the exposition wants them
-	order []int     // order[i]: the position in the label values of names[i]
+	desc       *prometheus.Desc
+	name, help string
+	typ        string    // the text format's TYPE: counter, gauge or histogram
+	names      []*string // label names, sorted as the exposition wants them
+	order      []int     // order[i]: the position in the label values of names[i]
 }
 
-func newLabelSet(name, help string, labels []string) *labelSet {
+func newLabelSet(name, help, typ string, labels []string) *labelSet {
 	labels = slices.Clone(labels) // names points into it
-	ls := &labelSet{desc: prometheus.NewDesc(name, help, labels, nil), order: make([]int, len(labels))}
+	ls := &labelSet{
+		desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, typ: typ,
+		order: make([]int, len(labels)),
+	}
 	for i := range ls.order {
 		ls.order[i] = i
 	}
@@ -128,7 +133,11 @@ type scalarVec = ownVec[*scalar]
 // (prometheus.GaugeValue) family. A counter series records when it was made,
 // on now's clock, as client_golang's do.
 func newScalarVec(name, help string, labels []string, kind prometheus.ValueType, now func() time.Time) *scalarVec {
-	ls := newLabelSet(name, help, labels)
+	typ := "gauge"
+	if kind == prometheus.CounterValue {
+		typ = "counter"
+	}
+	ls := newLabelSet(name, help, typ, labels)
 	return newOwnVec(ls, func(values []string) *scalar {
 		s := &scalar{labels: ls, kind: kind, values: values}
 		if kind == prometheus.CounterValue {

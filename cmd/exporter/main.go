@@ -164,6 +164,10 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
+// prints reports whether the run prints the metrics at its end (--once),
+// rather than serving them or handing them to a subcommand.
+func (o *options) prints() bool { return o.once && o.command == "serve" }
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -266,8 +270,13 @@ func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline,
 	if !o.once {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	var cappedReg prometheus.Registerer
+	if o.prints() {
+		// Printed from their series, not gathered (once).
+		cappedReg = prometheus.NewRegistry()
+	}
 	coll, err := collector.New(collector.Config{
-		Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg,
+		Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg, CappedRegisterer: cappedReg,
 		Limits: collector.Limits{MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL},
 	})
 	if err != nil {
@@ -342,5 +351,5 @@ func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
 	}
 	// A saved log's "now" is its last event, not the wall clock.
 	p.coll.Expire(p.coll.LatestEventTime())
-	return writeExposition(stdout, p.registry)
+	return writeExposition(stdout, p.registry, p.coll.TextFamilies())
 }

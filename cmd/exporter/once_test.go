@@ -6,10 +6,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
@@ -71,6 +75,30 @@ func requireTruth(t *testing.T, exposition string, truth loggen.Truth) {
 	}
 }
 
+// requireSortedFamilies fails unless the exposition parses, with each
+// family once and the families sorted by name, as a Gather writes them: the
+// capped families, printed straight from their series, are merged in.
+func requireSortedFamilies(t *testing.T, exposition string) {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := p.TextToMetricFamilies(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	var names []string
+	for _, line := range strings.Split(exposition, "\n") {
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			names = append(names, strings.Fields(rest)[0])
+		}
+	}
+	if len(names) != len(families) || !slices.IsSorted(names) {
+		t.Errorf("families not once each in name order (%d parsed): %v", len(families), names)
+	}
+	if _, ok := families["mirrord_sessions_started_total"]; !ok {
+		t.Errorf("no mirrord_sessions_started_total in %v", names)
+	}
+}
+
 // sample returns the value of one series of a text exposition.
 func sample(t *testing.T, exposition, series string) float64 {
 	t.Helper()
@@ -93,6 +121,7 @@ func TestOnceMatchesGeneratorTruth(t *testing.T) {
 			truth := writeLog(t, path, genConfig(w, 42))
 			out := runOnce(t, nil, "--log.path="+path)
 			requireTruth(t, out, truth)
+			requireSortedFamilies(t, out)
 			lines := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": path})
 			if got := sample(t, out, lines); got != float64(truth.Lines) {
 				t.Errorf("%s = %v, want %d", lines, got, truth.Lines)

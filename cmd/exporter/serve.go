@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -212,20 +213,35 @@ func (l promhttpLogger) Println(v ...any) {
 }
 
 // writeExposition prints the mirrord metrics (those of the log stream and the
-// exporter's own) in the Prometheus text format.
-func writeExposition(w io.Writer, g prometheus.Gatherer) error {
+// exporter's own) in the Prometheus text format, sorted by name as Gather
+// sorts them: the families of g and those that print themselves (text,
+// sorted by name and not in g).
+func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.TextFamily) error {
 	families, err := g.Gather()
 	if err != nil {
 		return fmt.Errorf("gather metrics: %w", err)
 	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range families {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for len(families) > 0 || len(text) > 0 {
+		if len(text) > 0 && (len(families) == 0 || text[0].Name() < families[0].GetName()) {
+			if err := text[0].WriteText(bw); err != nil {
+				return fmt.Errorf("write metrics: %w", err)
+			}
+			text = text[1:]
+			continue
+		}
+		mf := families[0]
+		families = families[1:]
 		if !strings.HasPrefix(mf.GetName(), "mirrord_") {
 			continue
 		}
 		if err := enc.Encode(mf); err != nil {
 			return fmt.Errorf("write metrics: %w", err)
 		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write metrics: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,95 @@
+package collector
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestTextMatchesExpfmt: the capped families print, straight from their
+// series, exactly what expfmt prints from a Gather of them: every family,
+// label values that need escaping, overflow series, a coarsened histogram,
+// and families left without series (printed by neither).
+func TestTextMatchesExpfmt(t *testing.T) {
+	labels := mustLabels(t, []string{"client_cli_version"}, nil)
+	d := NewDecoder(labels)
+	var now time.Time
+	capped := prometheus.NewRegistry()
+	c, err := New(Config{
+		Labels: labels, SessionMaxAge: time.Hour, Registerer: prometheus.NewRegistry(), CappedRegisterer: capped,
+		Limits: Limits{MaxSeries: 6, SeriesTTL: 2 * time.Hour},
+		Now:    func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		var want bytes.Buffer
+		families, err := capped.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range families {
+			if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got bytes.Buffer
+		for _, f := range c.TextFamilies() {
+			if err := f.WriteText(&got); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got.String() != want.String() {
+			t.Fatalf("%s: text differs from expfmt's\n--- ours\n%s\n--- expfmt\n%s", when, got.String(), want.String())
+		}
+	}
+	check("empty")
+
+	nasty := `"client_cli_version":"3.1\"\\\n\t\u00e9\u2603"`
+	apply(t, c, d,
+		record("10:00:00", "Session Start", sid("Q")+","+who(`quote"back\\slash`)+","+nasty),
+		record("10:00:01", "Port Steal", withPort("Q", "new\nline", 8080)+`,"http_filter":"x"`),
+		record("10:00:02", "Port Mirror", withPort("Q", "ünï", 80)),
+		record("10:00:03", "Target Copied", who("")+`,"scale_down":true`),
+		record("10:00:04", "Message Processing", `"event_type":"http","mode":"steal","response_status_code":503`),
+		record("10:00:05", "Session End", sid("Q")+","+who(`quote"back\\slash`)+`,"session_duration":0.000001`),
+	)
+	check("escaping")
+
+	storyBeforeSnapshot(t, c, d, &now)
+	check("story")
+	storyAfterRestore(t, c, d, &now)
+	if schema := durationSchema(t, c.Snapshot()); schema >= nativeSchema {
+		t.Fatalf("the story did not coarsen the histogram (schema %d)", schema)
+	}
+	check("story after more events")
+}
+
+// TestAppendFloatAsExpfmt: sample values print as expfmt prints them,
+// special values and signed zero included.
+func TestAppendFloatAsExpfmt(t *testing.T) {
+	for _, v := range []float64{0, math.Copysign(0, -1), 1, -1, 2.5, -312.5, 1e21, 1.5e-7, 123456789, 45000,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(+1), math.Inf(-1)} {
+		var want bytes.Buffer
+		mf := &dto.MetricFamily{
+			Name: proto.String("g"), Type: dto.MetricType_GAUGE.Enum(),
+			Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(v)}}},
+		}
+		if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
+			t.Fatal(err)
+		}
+		got := "g " + string(appendFloat(nil, v)) + "\n"
+		if !strings.HasSuffix(want.String(), got) {
+			t.Errorf("%v: ours %q, expfmt's %q", v, got, want.String())
+		}
+	}
+}
