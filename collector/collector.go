@@ -254,7 +254,7 @@ func boolLabel(b bool) string {
 
 // seriesOf returns the metric of a capped family for values: its own series,
 // or the overflow series past the cap.
-func seriesOf[T any](v *cappedVec[T], values ...string) T {
+func seriesOf[T textSeries](v *cappedVec[T], values ...string) T {
 	return v.with(values...).metric
 }
 

@@ -113,21 +113,21 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 			"Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
 			[]string{"event_type", "mode", "queue_type", "response_status_class"}),
 	}
-	capped := func(name string, v vec[*scalar], extra int) counterVec {
-		return newCappedVec(name, v, fixed(extra), lim, now, self)
+	capped := func(v *scalarVec, extra int) counterVec {
+		return newCappedVec(v, fixed(extra), lim, now, self)
 	}
 	m := &metrics{
-		sessionsStarted: capped("mirrord_sessions_started_total", raw.sessionsStarted, 0),
-		sessionsEnded:   capped("mirrord_sessions_ended_total", raw.sessionsEnded, 0),
-		sessionDuration: newCappedVec[*histogram]("mirrord_session_duration_seconds", raw.sessionDuration, fixed(0), lim, now, self),
-		sessionsActive:  gaugeVec{newCappedVec[*scalar]("mirrord_sessions_active", raw.sessionsActive, fixed(0), lim, now, self)},
-		portsStolen:     capped("mirrord_ports_stolen_total", raw.portsStolen, 1),
-		portsMirrored:   capped("mirrord_ports_mirrored_total", raw.portsMirrored, 0),
-		portsReleased:   capped("mirrord_ports_released_total", raw.portsReleased, 0),
-		portsActive:     gaugeVec{newCappedVec[*scalar]("mirrord_ports_active", raw.portsActive, fixed(1), lim, now, self)},
-		targetsCopied:   capped("mirrord_targets_copied_total", raw.targetsCopied, 1),
+		sessionsStarted: capped(raw.sessionsStarted, 0),
+		sessionsEnded:   capped(raw.sessionsEnded, 0),
+		sessionDuration: newCappedVec(raw.sessionDuration, fixed(0), lim, now, self),
+		sessionsActive:  gaugeVec{capped(raw.sessionsActive, 0)},
+		portsStolen:     capped(raw.portsStolen, 1),
+		portsMirrored:   capped(raw.portsMirrored, 0),
+		portsReleased:   capped(raw.portsReleased, 0),
+		portsActive:     gaugeVec{capped(raw.portsActive, 1)},
+		targetsCopied:   capped(raw.targetsCopied, 1),
 		// The status class is one of a few values the decoder derives.
-		messagesProcessed: newCappedVec[*scalar]("mirrord_messages_processed_total", raw.messagesProcessed, []bool{false, false, false, true}, lim, now, self),
+		messagesProcessed: newCappedVec(raw.messagesProcessed, []bool{false, false, false, true}, lim, now, self),
 
 		lastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mirrord_last_event_timestamp_seconds",

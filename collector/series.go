@@ -50,14 +50,6 @@ func (m *seriesMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.series, m.overflow, m.expired}
 }
 
-// vec is what cappedVec needs of a vector: ownVec has it, as client_golang's
-// vectors do.
-type vec[T any] interface {
-	prometheus.Collector
-	WithLabelValues(...string) T
-	DeleteLabelValues(...string) bool
-}
-
 // seriesState is what a capped family knows of one of its series.
 type seriesState struct {
 	values  []string
@@ -69,40 +61,35 @@ type seriesState struct {
 	overflow bool
 }
 
-// child is one series of a capped family: its state and its metric, got
-// from the vector once when the series is created so that updates skip
-// client_golang's lookup by label values. It lives exactly as long as the
-// metric is in the vector: expire deletes both.
+// child is one series of a capped family: its state and its metric. The
+// family's ownVec keeps it, keyed by its label values, for both the
+// collector and scrapes.
 type child[T any] struct {
 	seriesState
 	metric T
 }
 
-// cappedVec wraps one labelled metric family: it lets at most max label
-// tuples have a series of their own and routes the rest to the overflow
-// series, and deletes series untouched for ttl. Only the collector's
-// goroutine calls it.
-type cappedVec[T any] struct {
+// cappedVec is one labelled metric family: it lets at most max label tuples
+// have a series of their own and routes the rest to the overflow series,
+// and deletes series untouched for ttl. Only the collector's goroutine
+// calls it.
+type cappedVec[T textSeries] struct {
 	name   string
-	vec    vec[T]
+	vec    *ownVec[T]
 	fixed  []bool // label positions that keep their value on overflow
 	max    int    // 0: no cap
 	ttl    time.Duration
 	now    func() time.Time
-	series map[string]*child[T]
 	normal int // series that are not overflow series
 	self   *seriesMetrics
-	key    []byte // scratch for map keys
 }
 
-func newCappedVec[T any](name string, v vec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
+func newCappedVec[T textSeries](v *ownVec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
+	name := v.labels.name
 	self.series.WithLabelValues(name)
 	self.overflow.WithLabelValues(name)
 	self.expired.WithLabelValues(name)
-	return &cappedVec[T]{
-		name: name, vec: v, fixed: fixed, max: lim.MaxSeries, ttl: lim.SeriesTTL, now: now,
-		series: make(map[string]*child[T]), self: self,
-	}
+	return &cappedVec[T]{name: name, vec: v, fixed: fixed, max: lim.MaxSeries, ttl: lim.SeriesTTL, now: now, self: self}
 }
 
 // with returns the series of values, or of the overflow tuple when values
@@ -115,8 +102,7 @@ func (c *cappedVec[T]) with(values ...string) *child[T] {
 }
 
 func (c *cappedVec[T]) lookup(values []string) *child[T] {
-	c.setKey(values)
-	if ch, ok := c.series[string(c.key)]; ok {
+	if ch, ok := c.vec.find(values); ok {
 		return ch
 	}
 	if c.max <= 0 || c.normal < c.max {
@@ -133,27 +119,17 @@ func (c *cappedVec[T]) lookup(values []string) *child[T] {
 			over[i] = OverflowValue
 		}
 	}
-	c.setKey(over)
-	ch, ok := c.series[string(c.key)]
-	if !ok {
-		ch = c.add(seriesState{values: over, overflow: true})
+	if ch, ok := c.vec.find(over); ok {
+		return ch
 	}
-	return ch
+	return c.add(seriesState{values: over, overflow: true})
 }
 
-// add creates the series of st.values, whose key is in c.key, with its
-// metric.
+// add creates the series of st.values, which c.vec.find was last given.
 func (c *cappedVec[T]) add(st seriesState) *child[T] {
-	ch := &child[T]{seriesState: st, metric: c.vec.WithLabelValues(st.values...)}
-	c.series[string(c.key)] = ch
-	c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+	ch := c.vec.add(st)
+	c.self.series.WithLabelValues(c.name).Set(float64(len(c.vec.series)))
 	return ch
-}
-
-// setKey writes the map key of values into c.key; looking a []byte up as
-// string(c.key) does not allocate.
-func (c *cappedVec[T]) setKey(values []string) {
-	c.key = appendSeriesKey(c.key[:0], values)
 }
 
 // appendSeriesKey appends the map key of a series' label values to key.
@@ -175,22 +151,21 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 		return 0
 	}
 	n := 0
-	for k, st := range c.series {
+	c.vec.deleteIf(func(st *child[T]) bool {
 		if st.held != 0 || now.Sub(st.touched) < c.ttl {
-			continue
+			return false
 		}
-		// The child's metric goes with it: a series created again for
-		// these values gets a new metric from the vector.
-		c.vec.DeleteLabelValues(st.values...)
-		delete(c.series, k)
+		// The metric goes with it: a series created again for these
+		// values is a new one.
 		if !st.overflow {
 			c.normal--
 		}
 		n++
-	}
+		return true
+	})
 	if n > 0 {
 		c.self.expired.WithLabelValues(c.name).Add(float64(n))
-		c.self.series.WithLabelValues(c.name).Set(float64(len(c.series)))
+		c.self.series.WithLabelValues(c.name).Set(float64(len(c.vec.series)))
 	}
 	return n
 }

@@ -240,7 +240,7 @@ func (c *Collector) Restore(s *State) error {
 		c.m.series.overflow.WithLabelValues(fs.Name).Add(fs.Overflowed)
 		c.m.series.expired.WithLabelValues(fs.Name).Add(fs.Expired)
 	}
-	active, ports := c.m.sessionsActive.series, c.m.portsActive.series
+	active, ports := c.m.sessionsActive.vec.series, c.m.portsActive.vec.series
 	for _, ss := range s.Sessions {
 		sess := &session{started: ss.Started, since: ss.Since}
 		if ss.Started {
@@ -425,7 +425,7 @@ const (
 
 // familyCodec is a stateFamily of a cappedVec: read and write move the
 // value of one series between the metric and a SeriesState.
-type familyCodec[T any] struct {
+type familyCodec[T textSeries] struct {
 	v     *cappedVec[T]
 	kind  seriesKind
 	read  func(T, *SeriesState)
@@ -467,8 +467,8 @@ func (c *Collector) families() []stateFamily {
 func (f familyCodec[T]) name() string { return f.v.name }
 
 func (f familyCodec[T]) snapshot(values map[*seriesState][]string) FamilyState {
-	fs := FamilyState{Name: f.v.name, Series: make([]SeriesState, 0, len(f.v.series))}
-	for _, ch := range f.v.series {
+	fs := FamilyState{Name: f.v.name, Series: make([]SeriesState, 0, len(f.v.vec.series))}
+	for _, ch := range f.v.vec.series {
 		v := slices.Clone(ch.values)
 		values[&ch.seriesState] = v
 		ss := SeriesState{Values: v, Overflow: ch.overflow, Touched: ch.touched, Held: ch.held}
@@ -534,17 +534,14 @@ func (f familyCodec[T]) restore(fs *FamilyState) {
 	for i := range fs.Series {
 		ss := &fs.Series[i]
 		values := slices.Clone(ss.Values)
-		ch := &child[T]{
-			seriesState: seriesState{values: values, touched: ss.Touched, held: ss.Held, overflow: ss.Overflow},
-			metric:      f.v.vec.WithLabelValues(values...),
-		}
-		f.v.series[seriesKey(values)] = ch
+		f.v.vec.find(values) // check refused a state with a series twice
+		ch := f.v.vec.add(seriesState{values: values, touched: ss.Touched, held: ss.Held, overflow: ss.Overflow})
 		if !ch.overflow {
 			f.v.normal++
 		}
 		f.write(ch.metric, ss)
 	}
-	f.v.self.series.WithLabelValues(f.v.name).Set(float64(len(f.v.series)))
+	f.v.self.series.WithLabelValues(f.v.name).Set(float64(len(f.v.vec.series)))
 }
 
 // state returns a copy of the series' state.

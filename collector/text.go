@@ -45,7 +45,7 @@ func (v *ownVec[T]) WriteText(w io.Writer) error {
 	v.mu.Lock()
 	series := make([]T, 0, len(v.series))
 	for _, s := range v.series {
-		series = append(series, s)
+		series = append(series, s.metric)
 	}
 	v.mu.Unlock()
 	if len(series) == 0 {

@@ -19,21 +19,24 @@ import (
 // the exposition are built when a scrape writes it. client_golang keeps a
 // dto.LabelPair and two *string per label of every series, most of the
 // memory of a large state (about 36 of 49 MB for the 37,700 series of the
-// info-level benchmark log). Series are added and deleted by the collector's
-// goroutine; Collect runs in concurrent scrapes.
+// info-level benchmark log). Each series is also its capped family's record
+// of it (child), so that one map serves the collector and the scrapes.
 type ownVec[T textSeries] struct {
 	labels *labelSet
 	// newSeries makes the series of values; values is the caller's, kept
-	// by the series (WithLabelValues' callers never change it).
+	// by the series.
 	newSeries func(values []string) T
 
+	// series is changed by the collector's goroutine, under mu, which
+	// reads it without: scrapes (Collect, WriteText) only read it, under
+	// mu.
 	mu     sync.Mutex
-	series map[string]T
-	key    []byte
+	series map[string]*child[T]
+	key    []byte // the key find made last; the collector's goroutine's
 }
 
 func newOwnVec[T textSeries](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
-	return &ownVec[T]{labels: ls, newSeries: newSeries, series: make(map[string]T)}
+	return &ownVec[T]{labels: ls, newSeries: newSeries, series: make(map[string]*child[T])}
 }
 
 // labelSet is a family's description and label names, shared by its series,
@@ -86,7 +89,38 @@ func (v *ownVec[T]) Collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, s := range v.series {
-		ch <- s
+		ch <- s.metric
+	}
+}
+
+// find returns the series of values if there is one, and keeps their key
+// for add. The collector's goroutine only.
+func (v *ownVec[T]) find(values []string) (*child[T], bool) {
+	v.key = appendSeriesKey(v.key[:0], values)
+	s, ok := v.series[string(v.key)]
+	return s, ok
+}
+
+// add creates the series of st.values, which find was last given and did
+// not find; the series keeps st.values, which the caller must not change
+// afterwards. The collector's goroutine only.
+func (v *ownVec[T]) add(st seriesState) *child[T] {
+	s := &child[T]{seriesState: st, metric: v.newSeries(st.values)}
+	v.mu.Lock()
+	v.series[string(v.key)] = s
+	v.mu.Unlock()
+	return s
+}
+
+// deleteIf deletes the series for which drop reports true. The collector's
+// goroutine only.
+func (v *ownVec[T]) deleteIf(drop func(*child[T]) bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k, s := range v.series {
+		if drop(s) {
+			delete(v.series, k)
+		}
 	}
 }
 
@@ -98,32 +132,10 @@ func (v *ownVec[T]) WithLabelValues(values ...string) T {
 	if want := len(v.labels.names); len(values) != want {
 		panic(fmt.Sprintf("%s: %d label values, want %d", v.labels.desc, len(values), want))
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.setKey(values)
-	if s, ok := v.series[string(v.key)]; ok {
-		return s
+	if s, ok := v.find(values); ok {
+		return s.metric
 	}
-	s := v.newSeries(values)
-	v.series[string(v.key)] = s
-	return s
-}
-
-// DeleteLabelValues deletes the series of values, and reports whether there
-// was one.
-func (v *ownVec[T]) DeleteLabelValues(values ...string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.setKey(values)
-	if _, ok := v.series[string(v.key)]; !ok {
-		return false
-	}
-	delete(v.series, string(v.key))
-	return true
-}
-
-func (v *ownVec[T]) setKey(values []string) {
-	v.key = appendSeriesKey(v.key[:0], values)
+	return v.add(seriesState{values: values}).metric
 }
 
 // scalarVec is a counter or gauge family of scalar series.

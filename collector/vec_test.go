@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -65,8 +66,8 @@ func TestOwnVecSeries(t *testing.T) {
 	if v.WithLabelValues("x", "") == s || v.WithLabelValues("", "xy") == s {
 		t.Error("other values share the series")
 	}
-	if !v.DeleteLabelValues("x", "y") || v.DeleteLabelValues("x", "y") {
-		t.Error("DeleteLabelValues did not delete the series exactly once")
+	if !deleteSeries(v, "x", "y") || deleteSeries(v, "x", "y") {
+		t.Error("deleteIf did not delete the series exactly once")
 	}
 	if v.WithLabelValues("x", "y") == s {
 		t.Error("the deleted series came back")
@@ -92,17 +93,33 @@ func TestScalarConcurrentWrite(t *testing.T) {
 	gatherWhile(t, v, func(i int) {
 		v.WithLabelValues(strings.Repeat("a", i%5)).Inc()
 		if i%1000 == 0 {
-			v.DeleteLabelValues("")
+			deleteSeries(v, "")
 		}
 	})
 }
 
-// gatherWhile gathers c over and over on another goroutine while update
-// runs 20,000 times, as scrapes do while the collector applies events.
-func gatherWhile(t *testing.T, c prometheus.Collector, update func(i int)) {
+// deleteSeries deletes the series of values, as expiry does, and reports
+// whether there was one.
+func deleteSeries[T textSeries](v *ownVec[T], values ...string) bool {
+	key := string(appendSeriesKey(nil, values))
+	found := false
+	v.deleteIf(func(s *child[T]) bool {
+		if string(appendSeriesKey(nil, s.values)) != key {
+			return false
+		}
+		found = true
+		return true
+	})
+	return found
+}
+
+// gatherWhile gathers c, and prints it as --once does, over and over on
+// another goroutine while update runs 20,000 times, as scrapes do while the
+// collector applies events.
+func gatherWhile(t *testing.T, c TextFamily, update func(i int)) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
+	reg.MustRegister(c.(prometheus.Collector))
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Go(func() {
@@ -112,6 +129,10 @@ func gatherWhile(t *testing.T, c prometheus.Collector, update func(i int)) {
 				return
 			default:
 				if _, err := reg.Gather(); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := c.WriteText(io.Discard); err != nil {
 					t.Error(err)
 					return
 				}
