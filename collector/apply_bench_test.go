@@ -144,11 +144,6 @@ func BenchmarkOpenSessions(b *testing.B) {
 	}
 }
 
-// BenchmarkScrape measures one /metrics scrape, through promhttp with the
-// exporter's handler options, of a registry holding about 10k series:
-// 1700 sessions, each a distinct user on a distinct target, leave six
-// series each (started, ended, duration, active, stolen, ports active)
-// beside the fixed ones.
 // distinctSessionsState is the state of the 10k-series scrape benchmarks:
 // loggen.DistinctSessions applied to a collector capped at 10,000 series
 // per family.
@@ -203,6 +198,11 @@ func BenchmarkPrintText(b *testing.B) {
 	})
 }
 
+// BenchmarkScrape measures one /metrics scrape, through promhttp with the
+// exporter's handler options, of a registry holding about 10k series:
+// 1700 sessions, each a distinct user on a distinct target, leave six
+// series each (started, ended, duration, active, stolen, ports active)
+// beside the fixed ones.
 func BenchmarkScrape(b *testing.B) {
 	for _, format := range []struct{ name, accept string }{
 		{"text", "text/plain"},

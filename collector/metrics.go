@@ -49,7 +49,7 @@ type metrics struct {
 	series          *seriesMetrics
 	// expirers are the capped families, for the TTL sweep.
 	expirers []interface{ expire(time.Time) int }
-	// text are the capped families' series, sorted by name, for WriteText.
+	// text are the capped families, sorted by name, for TextFamilies.
 	text []TextFamily
 }
 
@@ -169,7 +169,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	}
 	slices.SortFunc(m.text, func(a, b TextFamily) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, f := range m.text {
-		if err := cappedReg.Register(f.(prometheus.Collector)); err != nil {
+		if err := cappedReg.Register(f); err != nil {
 			return nil, err
 		}
 	}

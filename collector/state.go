@@ -534,7 +534,8 @@ func (f familyCodec[T]) restore(fs *FamilyState) {
 	for i := range fs.Series {
 		ss := &fs.Series[i]
 		values := slices.Clone(ss.Values)
-		f.v.vec.find(values) // check refused a state with a series twice
+		// find leaves the key add takes; check refused a series twice.
+		f.v.vec.find(values)
 		ch := f.v.vec.add(seriesState{values: values, touched: ss.Touched, held: ss.Held, overflow: ss.Overflow})
 		if !ch.overflow {
 			f.v.normal++

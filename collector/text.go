@@ -17,8 +17,10 @@ import (
 // goroutine, and raised its peak RSS from 55 to 83 MB. The output is
 // expfmt's, byte for byte (TestTextMatchesExpfmt).
 
-// TextFamily is a metric family that writes itself in the text format.
+// TextFamily is a metric family that writes itself in the text format, and
+// can be gathered as any other.
 type TextFamily interface {
+	prometheus.Collector
 	Name() string
 	// WriteText writes the family's HELP, TYPE and sample lines, the
 	// series sorted by label values as client_golang's Gather sorts them;

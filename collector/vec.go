@@ -27,9 +27,9 @@ type ownVec[T textSeries] struct {
 	// by the series.
 	newSeries func(values []string) T
 
-	// series is changed by the collector's goroutine, under mu, which
-	// reads it without: scrapes (Collect, WriteText) only read it, under
-	// mu.
+	// series is changed only by the collector's goroutine, under mu; that
+	// goroutine reads it without mu. Scrapes (Collect, WriteText) only
+	// read it, under mu.
 	mu     sync.Mutex
 	series map[string]*child[T]
 	key    []byte // the key find made last; the collector's goroutine's

@@ -119,7 +119,7 @@ func deleteSeries[T textSeries](v *ownVec[T], values ...string) bool {
 func gatherWhile(t *testing.T, c TextFamily, update func(i int)) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c.(prometheus.Collector))
+	reg.MustRegister(c)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Go(func() {
