@@ -173,7 +173,7 @@ func BenchmarkPrintText(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, f := range c.TextFamilies() {
-				if err := f.WriteText(io.Discard); err != nil {
+				if err := f.WriteText(io.Discard, PrometheusText); err != nil {
 					b.Fatal(err)
 				}
 			}

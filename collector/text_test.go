@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -32,24 +33,34 @@ func TestTextMatchesExpfmt(t *testing.T) {
 	}
 	check := func(when string) {
 		t.Helper()
-		var want bytes.Buffer
 		families, err := capped.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, mf := range families {
-			if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
-				t.Fatal(err)
+		for _, format := range []struct {
+			name  string
+			f     TextFormat
+			write func(io.Writer, *dto.MetricFamily) (int, error)
+		}{
+			{"text", PrometheusText, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return expfmt.MetricFamilyToText(w, mf) }},
+			{"openmetrics", OpenMetricsText, func(w io.Writer, mf *dto.MetricFamily) (int, error) {
+				return expfmt.MetricFamilyToOpenMetrics(w, mf)
+			}},
+		} {
+			var want, got bytes.Buffer
+			for _, mf := range families {
+				if _, err := format.write(&want, mf); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		var got bytes.Buffer
-		for _, f := range c.TextFamilies() {
-			if err := f.WriteText(&got); err != nil {
-				t.Fatal(err)
+			for _, f := range c.TextFamilies() {
+				if err := f.WriteText(&got, format.f); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		if got.String() != want.String() {
-			t.Fatalf("%s: text differs from expfmt's\n--- ours\n%s\n--- expfmt\n%s", when, got.String(), want.String())
+			if got.String() != want.String() {
+				t.Fatalf("%s, %s: differs from expfmt's\n--- ours\n%s\n--- expfmt\n%s", when, format.name, got.String(), want.String())
+			}
 		}
 	}
 	check("empty")
@@ -74,22 +85,27 @@ func TestTextMatchesExpfmt(t *testing.T) {
 	check("story after more events")
 }
 
-// TestAppendFloatAsExpfmt: sample values print as expfmt prints them,
-// special values and signed zero included.
+// TestAppendFloatAsExpfmt: sample values print as expfmt prints them in
+// both formats, special values and signed zero included.
 func TestAppendFloatAsExpfmt(t *testing.T) {
 	for _, v := range []float64{0, math.Copysign(0, -1), 1, -1, 2.5, -312.5, 1e21, 1.5e-7, 123456789, 45000,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(+1), math.Inf(-1)} {
-		var want bytes.Buffer
 		mf := &dto.MetricFamily{
 			Name: proto.String("g"), Type: dto.MetricType_GAUGE.Enum(),
 			Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(v)}}},
 		}
-		if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
+		var text, om bytes.Buffer
+		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
 			t.Fatal(err)
 		}
-		got := "g " + string(appendFloat(nil, v)) + "\n"
-		if !strings.HasSuffix(want.String(), got) {
-			t.Errorf("%v: ours %q, expfmt's %q", v, got, want.String())
+		if _, err := expfmt.MetricFamilyToOpenMetrics(&om, mf); err != nil {
+			t.Fatal(err)
+		}
+		if got := "g " + string(appendFloat(nil, v, PrometheusText)) + "\n"; !strings.HasSuffix(text.String(), got) {
+			t.Errorf("%v: ours %q, expfmt's %q", v, got, text.String())
+		}
+		if got := "g " + string(appendFloat(nil, v, OpenMetricsText)) + "\n"; !strings.HasSuffix(om.String(), got) {
+			t.Errorf("%v: ours %q, expfmt's OpenMetrics %q", v, got, om.String())
 		}
 	}
 }

@@ -132,7 +132,7 @@ func gatherWhile(t *testing.T, c TextFamily, update func(i int)) {
 					t.Error(err)
 					return
 				}
-				if err := c.WriteText(io.Discard); err != nil {
+				if err := c.WriteText(io.Discard, PrometheusText); err != nil {
 					t.Error(err)
 					return
 				}

@@ -86,7 +86,7 @@ func (p *pipeline) backfill(ctx context.Context, o backfillOptions) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		families, err := usageFamilies(p.registry)
+		families, err := usageFamilies(p.gatherer())
 		if err != nil {
 			return err
 		}

@@ -164,10 +164,6 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
-// prints reports whether the run prints the metrics at its end (--once),
-// rather than serving them or handing them to a subcommand.
-func (o *options) prints() bool { return o.once && o.command == "serve" }
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -211,7 +207,10 @@ func newLoggers(w io.Writer, format, lvl string) (base, logger log.Logger) {
 // pipeline is every stage, wired: sources feed sinks, sinks feed the events
 // channel, and the collector applies them.
 type pipeline struct {
+	// registry holds every metric but the capped families (those labelled
+	// from the log), which are in capped and print themselves.
 	registry *prometheus.Registry
+	capped   *prometheus.Registry
 	inputs   inputs
 	ready    <-chan struct{} // closed once every input read what was there at start
 	coll     *collector.Collector
@@ -270,13 +269,10 @@ func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline,
 	if !o.once {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	var cappedReg prometheus.Registerer
-	if o.prints() {
-		// Printed from their series, not gathered (once).
-		cappedReg = prometheus.NewRegistry()
-	}
+	// The capped families print themselves for --once and /metrics.
+	capped := prometheus.NewRegistry()
 	coll, err := collector.New(collector.Config{
-		Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg, CappedRegisterer: cappedReg,
+		Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg, CappedRegisterer: capped,
 		Limits: collector.Limits{MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL},
 	})
 	if err != nil {
@@ -290,7 +286,7 @@ func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline,
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline{registry: reg, coll: coll, ingest: ing, events: events}
+	p := &pipeline{registry: reg, capped: capped, coll: coll, ingest: ing, events: events}
 	var resume positions
 	if o.stateFile != "" {
 		p.gate = &checkpoint.Gate{}
@@ -352,4 +348,9 @@ func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
 	// A saved log's "now" is its last event, not the wall clock.
 	p.coll.Expire(p.coll.LatestEventTime())
 	return writeExposition(stdout, p.registry, p.coll.TextFamilies())
+}
+
+// gatherer gathers every metric.
+func (p *pipeline) gatherer() prometheus.Gatherer {
+	return prometheus.Gatherers{p.registry, p.capped}
 }

@@ -50,7 +50,7 @@ func (p *pipeline) report(ctx context.Context, o reportOptions, stdout io.Writer
 	if err := backfill.Replay(events, p.coll, time.Hour, nil); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	families, err := usageFamilies(p.registry)
+	families, err := usageFamilies(p.gatherer())
 	if err != nil {
 		return err
 	}

@@ -1,22 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	sloggokit "github.com/tjhop/slog-gokit"
@@ -152,15 +148,7 @@ func expireAfterCatchUp(ctx context.Context, caughtUp <-chan struct{}, ticks cha
 
 func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
-	metrics := promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{
-		ErrorLog:            promhttpLogger{logger},
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: o.maxRequests,
-		EnableOpenMetrics:   true,
-		Registry:            p.registry,
-		// Compressed by fastGzip instead.
-		DisableCompression: true,
-	})
+	metrics := newExpositionHandler(p.registry, p.capped, p.coll.TextFamilies(), o.maxRequests, promhttpLogger{logger})
 	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(p.registry, newFastGzip(metrics)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -210,38 +198,4 @@ func (l promhttpLogger) Println(v ...any) {
 		}
 	}
 	at(l.logger).Log("msg", "Serving metrics", "err", fmt.Sprint(v...))
-}
-
-// writeExposition prints the mirrord metrics (those of the log stream and the
-// exporter's own) in the Prometheus text format, sorted by name as Gather
-// sorts them: the families of g and those that print themselves (text,
-// sorted by name and not in g).
-func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.TextFamily) error {
-	families, err := g.Gather()
-	if err != nil {
-		return fmt.Errorf("gather metrics: %w", err)
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for len(families) > 0 || len(text) > 0 {
-		if len(text) > 0 && (len(families) == 0 || text[0].Name() < families[0].GetName()) {
-			if err := text[0].WriteText(bw); err != nil {
-				return fmt.Errorf("write metrics: %w", err)
-			}
-			text = text[1:]
-			continue
-		}
-		mf := families[0]
-		families = families[1:]
-		if !strings.HasPrefix(mf.GetName(), "mirrord_") {
-			continue
-		}
-		if err := enc.Encode(mf); err != nil {
-			return fmt.Errorf("write metrics: %w", err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write metrics: %w", err)
-	}
-	return nil
 }
