@@ -166,14 +166,14 @@ func distinctSessionsState(b *testing.B) (*Collector, *prometheus.Registry) {
 func BenchmarkPrintText(b *testing.B) {
 	c, reg := distinctSessionsState(b)
 	capped := map[string]bool{}
-	for _, f := range c.TextFamilies() {
+	for _, f := range c.Families() {
 		capped[f.Name()] = true
 	}
 	b.Run("direct", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			for _, f := range c.TextFamilies() {
-				if err := f.WriteText(io.Discard, PrometheusText); err != nil {
+			for _, f := range c.Families() {
+				if err := f.WriteExposition(io.Discard, PrometheusText); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -208,6 +208,7 @@ func BenchmarkScrape(b *testing.B) {
 		{"text", "text/plain"},
 		{"gzip", "text/plain"},
 		{"openmetrics", "application/openmetrics-text; version=1.0.0"},
+		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
 	} {
 		b.Run(format.name, func(b *testing.B) {
 			_, reg := distinctSessionsState(b)

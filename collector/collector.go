@@ -22,7 +22,7 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// CappedRegisterer, when set, takes the capped families (those
 	// labelled with values from the log) instead of Registerer: --once
-	// keeps them apart and prints them with TextFamilies, which spares
+	// keeps them apart and prints them with Families, which spares
 	// building client_golang's form of every series.
 	CappedRegisterer prometheus.Registerer
 }
@@ -108,9 +108,9 @@ func New(cfg Config) (*Collector, error) {
 	return c, nil
 }
 
-// TextFamilies returns the capped families, sorted by name, which print
+// Families returns the capped families, sorted by name, which print
 // themselves in the text format straight from their series.
-func (c *Collector) TextFamilies() []TextFamily { return c.m.text }
+func (c *Collector) Families() []Family { return c.m.text }
 
 // Apply changes state and metrics for one event. It cannot fail: the decoder
 // only hands over events whose fields are valid.
@@ -254,7 +254,7 @@ func boolLabel(b bool) string {
 
 // seriesOf returns the metric of a capped family for values: its own series,
 // or the overflow series past the cap.
-func seriesOf[T textSeries](v *cappedVec[T], values ...string) T {
+func seriesOf[T exposedSeries](v *cappedVec[T], values ...string) T {
 	return v.with(values...).metric
 }
 

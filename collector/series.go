@@ -73,7 +73,7 @@ type child[T any] struct {
 // have a series of their own and routes the rest to the overflow series,
 // and deletes series untouched for ttl. Only the collector's goroutine
 // calls it.
-type cappedVec[T textSeries] struct {
+type cappedVec[T exposedSeries] struct {
 	name   string
 	vec    *ownVec[T]
 	fixed  []bool // label positions that keep their value on overflow
@@ -84,7 +84,7 @@ type cappedVec[T textSeries] struct {
 	self   *seriesMetrics
 }
 
-func newCappedVec[T textSeries](v *ownVec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
+func newCappedVec[T exposedSeries](v *ownVec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
 	name := v.labels.name
 	self.series.WithLabelValues(name)
 	self.overflow.WithLabelValues(name)

@@ -425,7 +425,7 @@ const (
 
 // familyCodec is a stateFamily of a cappedVec: read and write move the
 // value of one series between the metric and a SeriesState.
-type familyCodec[T textSeries] struct {
+type familyCodec[T exposedSeries] struct {
 	v     *cappedVec[T]
 	kind  seriesKind
 	read  func(T, *SeriesState)

@@ -21,21 +21,21 @@ import (
 // memory of a large state (about 36 of 49 MB for the 37,700 series of the
 // info-level benchmark log). Each series is also its capped family's record
 // of it (child), so that one map serves the collector and the scrapes.
-type ownVec[T textSeries] struct {
+type ownVec[T exposedSeries] struct {
 	labels *labelSet
 	// newSeries makes the series of values; values is the caller's, kept
 	// by the series.
 	newSeries func(values []string) T
 
 	// series is changed only by the collector's goroutine, under mu; that
-	// goroutine reads it without mu. Scrapes (Collect, WriteText) only
+	// goroutine reads it without mu. Scrapes (Collect, WriteExposition) only
 	// read it, under mu.
 	mu     sync.Mutex
 	series map[string]*child[T]
 	key    []byte // the key find made last; the collector's goroutine's
 }
 
-func newOwnVec[T textSeries](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
+func newOwnVec[T exposedSeries](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
 	return &ownVec[T]{labels: ls, newSeries: newSeries, series: make(map[string]*child[T])}
 }
 

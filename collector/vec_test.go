@@ -100,7 +100,7 @@ func TestScalarConcurrentWrite(t *testing.T) {
 
 // deleteSeries deletes the series of values, as expiry does, and reports
 // whether there was one.
-func deleteSeries[T textSeries](v *ownVec[T], values ...string) bool {
+func deleteSeries[T exposedSeries](v *ownVec[T], values ...string) bool {
 	key := string(appendSeriesKey(nil, values))
 	found := false
 	v.deleteIf(func(s *child[T]) bool {
@@ -116,7 +116,7 @@ func deleteSeries[T textSeries](v *ownVec[T], values ...string) bool {
 // gatherWhile gathers c, and prints it as --once does, over and over on
 // another goroutine while update runs 20,000 times, as scrapes do while the
 // collector applies events.
-func gatherWhile(t *testing.T, c TextFamily, update func(i int)) {
+func gatherWhile(t *testing.T, c Family, update func(i int)) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
@@ -132,7 +132,7 @@ func gatherWhile(t *testing.T, c TextFamily, update func(i int)) {
 					t.Error(err)
 					return
 				}
-				if err := c.WriteText(io.Discard, PrometheusText); err != nil {
+				if err := c.WriteExposition(io.Discard, PrometheusText); err != nil {
 					t.Error(err)
 					return
 				}

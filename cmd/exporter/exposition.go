@@ -17,7 +17,7 @@ import (
 )
 
 // The capped families hold nearly every series. They print themselves in the
-// text formats (collector.TextFamily) instead of going through client_golang's
+// text formats (collector.Family) instead of going through client_golang's
 // Gather, which builds a dto.Metric of every series first: a scrape of the
 // info-level benchmark state took 110-120 ms and doubled the exporter's RSS.
 // The rest is gathered as usual and the two are merged by name.
@@ -26,11 +26,11 @@ import (
 // (text, sorted by name and not in g) with enc, in name order as Gather sorts
 // them; keep chooses the families by name. enc writes to w, which text
 // families write to directly.
-func writeFamilies(w io.Writer, enc expfmt.Encoder, f collector.TextFormat, families []*dto.MetricFamily, text []collector.TextFamily, keep func(name string) bool) error {
+func writeFamilies(w io.Writer, enc expfmt.Encoder, f collector.Format, families []*dto.MetricFamily, text []collector.Family, keep func(name string) bool) error {
 	for len(families) > 0 || len(text) > 0 {
 		if len(text) > 0 && (len(families) == 0 || text[0].Name() < families[0].GetName()) {
 			if keep(text[0].Name()) {
-				if err := text[0].WriteText(w, f); err != nil {
+				if err := text[0].WriteExposition(w, f); err != nil {
 					return fmt.Errorf("write metrics: %w", err)
 				}
 			}
@@ -52,7 +52,7 @@ func writeFamilies(w io.Writer, enc expfmt.Encoder, f collector.TextFormat, fami
 // writeExposition prints the mirrord metrics (those of the log stream and the
 // exporter's own) in the Prometheus text format: the families of g and the
 // capped ones (text).
-func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.TextFamily) error {
+func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.Family) error {
 	families, err := g.Gather()
 	if err != nil {
 		return fmt.Errorf("gather metrics: %w", err)
@@ -77,7 +77,7 @@ func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.TextFa
 // need, and OpenMetrics 2.0).
 type expositionHandler struct {
 	rest     prometheus.Gatherer // everything but the capped families
-	text     []collector.TextFamily
+	text     []collector.Family
 	fallback http.Handler
 	inFlight chan struct{}
 	errors   *prometheus.CounterVec
@@ -86,7 +86,7 @@ type expositionHandler struct {
 
 // newExpositionHandler registers promhttp's error counter on reg, which
 // holds every family but the capped ones, kept in capped.
-func newExpositionHandler(reg *prometheus.Registry, capped prometheus.Gatherer, text []collector.TextFamily, maxRequests int, errorLog promhttp.Logger) *expositionHandler {
+func newExpositionHandler(reg *prometheus.Registry, capped prometheus.Gatherer, text []collector.Family, maxRequests int, errorLog promhttp.Logger) *expositionHandler {
 	h := &expositionHandler{
 		rest: reg, text: text, errorLog: errorLog,
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -167,10 +167,12 @@ func (h *expositionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writtenHere reports whether the handler writes format itself, and as
 // which of the capped families' formats.
-func writtenHere(format expfmt.Format) (collector.TextFormat, bool) {
+func writtenHere(format expfmt.Format) (collector.Format, bool) {
 	switch format.FormatType() {
 	case expfmt.TypeTextPlain:
 		return collector.PrometheusText, true
+	case expfmt.TypeProtoDelim:
+		return collector.ProtobufDelimited, true
 	case expfmt.TypeOpenMetrics:
 		_, params, err := mime.ParseMediaType(string(format))
 		return collector.OpenMetricsText, err == nil && !strings.HasPrefix(params["version"], "2.")

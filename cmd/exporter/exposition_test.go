@@ -36,7 +36,7 @@ func TestExpositionMatchesPromhttp(t *testing.T) {
 		}
 		p.coll.Apply(&ev)
 	}
-	ours := newExpositionHandler(p.registry, p.capped, p.coll.TextFamilies(), 40, promhttpLogger{log.NewNopLogger()})
+	ours := newExpositionHandler(p.registry, p.capped, p.coll.Families(), 40, promhttpLogger{log.NewNopLogger()})
 	theirs := promhttp.HandlerFor(prometheus.Gatherers{p.registry, p.capped}, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true, DisableCompression: true,
 	})
@@ -49,8 +49,7 @@ func TestExpositionMatchesPromhttp(t *testing.T) {
 		"application/openmetrics-text;version=2.0.0",
 		// Prometheus 2.42's default.
 		"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-		// Prometheus with native histograms.
-		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.1",
+		protobufAccept,
 		"*/*",
 		"application/json",
 	} {

@@ -98,16 +98,26 @@ func distinctSessionsPipeline(tb testing.TB) *pipeline {
 	return &pipeline{registry: reg, capped: capped, coll: coll, ready: ready}
 }
 
+// protobufAccept is what Prometheus asks for when native histograms are on.
+const protobufAccept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.1"
+
 // BenchmarkServeScrape measures a scrape through the exporter's own /metrics
 // handler (the capped families written directly, fastGzip, the in-flight
-// limit) of about 10,000 series.
+// limit) of about 10,000 series: text, gzipped text, protobuf.
 func BenchmarkServeScrape(b *testing.B) {
 	p := distinctSessionsPipeline(b)
 	h := p.routes(&options{metricsPath: "/metrics", maxRequests: 40}, log.NewNopLogger())
-	for _, enc := range []string{"identity", "gzip"} {
-		b.Run(enc, func(b *testing.B) {
+	for _, c := range []struct{ name, accept, encoding string }{
+		{"identity", "", "identity"},
+		{"gzip", "", "gzip"},
+		{"protobuf", protobufAccept, "identity"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			req.Header.Set("Accept-Encoding", enc)
+			req.Header.Set("Accept-Encoding", c.encoding)
+			if c.accept != "" {
+				req.Header.Set("Accept", c.accept)
+			}
 			var size int
 			b.ReportAllocs()
 			for b.Loop() {

@@ -347,7 +347,7 @@ func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
 	}
 	// A saved log's "now" is its last event, not the wall clock.
 	p.coll.Expire(p.coll.LatestEventTime())
-	return writeExposition(stdout, p.registry, p.coll.TextFamilies())
+	return writeExposition(stdout, p.registry, p.coll.Families())
 }
 
 // gatherer gathers every metric.

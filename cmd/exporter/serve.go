@@ -148,7 +148,7 @@ func expireAfterCatchUp(ctx context.Context, caughtUp <-chan struct{}, ticks cha
 
 func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
-	metrics := newExpositionHandler(p.registry, p.capped, p.coll.TextFamilies(), o.maxRequests, promhttpLogger{logger})
+	metrics := newExpositionHandler(p.registry, p.capped, p.coll.Families(), o.maxRequests, promhttpLogger{logger})
 	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(p.registry, newFastGzip(metrics)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)

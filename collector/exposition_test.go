@@ -11,14 +11,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 )
 
-// TestTextMatchesExpfmt: the capped families print, straight from their
-// series, exactly what expfmt prints from a Gather of them: every family,
+// TestExpositionMatchesExpfmt: the capped families write, straight from
+// their series and in each format, exactly what expfmt writes from a Gather
+// of them: every family,
 // label values that need escaping, overflow series, a coarsened histogram,
 // and families left without series (printed by neither).
-func TestTextMatchesExpfmt(t *testing.T) {
+func TestExpositionMatchesExpfmt(t *testing.T) {
 	labels := mustLabels(t, []string{"client_cli_version"}, nil)
 	d := NewDecoder(labels)
 	var now time.Time
@@ -39,13 +41,14 @@ func TestTextMatchesExpfmt(t *testing.T) {
 		}
 		for _, format := range []struct {
 			name  string
-			f     TextFormat
+			f     Format
 			write func(io.Writer, *dto.MetricFamily) (int, error)
 		}{
 			{"text", PrometheusText, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return expfmt.MetricFamilyToText(w, mf) }},
 			{"openmetrics", OpenMetricsText, func(w io.Writer, mf *dto.MetricFamily) (int, error) {
 				return expfmt.MetricFamilyToOpenMetrics(w, mf)
 			}},
+			{"protobuf", ProtobufDelimited, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return protodelim.MarshalTo(w, mf) }},
 		} {
 			var want, got bytes.Buffer
 			for _, mf := range families {
@@ -53,8 +56,8 @@ func TestTextMatchesExpfmt(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for _, f := range c.TextFamilies() {
-				if err := f.WriteText(&got, format.f); err != nil {
+			for _, f := range c.Families() {
+				if err := f.WriteExposition(&got, format.f); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -74,6 +77,9 @@ func TestTextMatchesExpfmt(t *testing.T) {
 		record("10:00:04", "Message Processing", `"event_type":"http","mode":"steal","response_status_code":503`),
 		record("10:00:05", "Session End", sid("Q")+","+who(`quote"back\\slash`)+`,"session_duration":0.000001`),
 	)
+	// The decoder refuses negative durations, but the histogram keeps them
+	// as client_golang's does, in negative native buckets.
+	seriesOf(c.m.sessionDuration, "neg", "NEG", "shop", "deployment", "api", "3.0").Observe(-5)
 	check("escaping")
 
 	storyBeforeSnapshot(t, c, d, &now)
