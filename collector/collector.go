@@ -21,9 +21,10 @@ type Config struct {
 	Now        func() time.Time
 	Registerer prometheus.Registerer
 	// CappedRegisterer, when set, takes the capped families (those
-	// labelled with values from the log) instead of Registerer: --once
-	// keeps them apart and prints them with Families, which spares
-	// building client_golang's form of every series.
+	// labelled with values from the log) instead of Registerer: the
+	// exporter keeps them apart and has them write their own exposition
+	// (Families), which spares building client_golang's form of every
+	// series.
 	CappedRegisterer prometheus.Registerer
 }
 
@@ -108,9 +109,9 @@ func New(cfg Config) (*Collector, error) {
 	return c, nil
 }
 
-// Families returns the capped families, sorted by name, which print
-// themselves in the text format straight from their series.
-func (c *Collector) Families() []Family { return c.m.text }
+// Families returns the capped families, sorted by name, which write their
+// own exposition straight from their series.
+func (c *Collector) Families() []Family { return c.m.families }
 
 // Apply changes state and metrics for one event. It cannot fail: the decoder
 // only hands over events whose fields are valid.

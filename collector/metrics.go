@@ -49,8 +49,8 @@ type metrics struct {
 	series          *seriesMetrics
 	// expirers are the capped families, for the TTL sweep.
 	expirers []interface{ expire(time.Time) int }
-	// text are the capped families, sorted by name, for Families.
-	text []Family
+	// families are the capped families, sorted by name.
+	families []Family
 }
 
 func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limits, now func() time.Time, tracked func() float64) (*metrics, error) {
@@ -162,13 +162,13 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	for k := SessionStart; k < kindCount; k++ {
 		m.byKind[k] = m.events.WithLabelValues(k.String())
 	}
-	m.text = []Family{
+	m.families = []Family{
 		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
 		raw.portsStolen, raw.portsMirrored, raw.portsReleased, raw.portsActive, raw.targetsCopied,
 		raw.messagesProcessed,
 	}
-	slices.SortFunc(m.text, func(a, b Family) int { return strings.Compare(a.Name(), b.Name()) })
-	for _, f := range m.text {
+	slices.SortFunc(m.families, func(a, b Family) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, f := range m.families {
 		if err := cappedReg.Register(f); err != nil {
 			return nil, err
 		}

@@ -16,25 +16,25 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 )
 
-// The capped families hold nearly every series. They print themselves in the
-// text formats (collector.Family) instead of going through client_golang's
-// Gather, which builds a dto.Metric of every series first: a scrape of the
-// info-level benchmark state took 110-120 ms and doubled the exporter's RSS.
-// The rest is gathered as usual and the two are merged by name.
+// The capped families hold nearly every series. They write themselves
+// (collector.Family) instead of going through client_golang's Gather, which
+// builds a dto.Metric of every series first: a scrape of the info-level
+// benchmark state took 110-120 ms and doubled the exporter's RSS. The rest is
+// gathered as usual and the two are merged by name.
 
-// writeFamilies writes the families of g and those that print themselves
-// (text, sorted by name and not in g) with enc, in name order as Gather sorts
-// them; keep chooses the families by name. enc writes to w, which text
-// families write to directly.
-func writeFamilies(w io.Writer, enc expfmt.Encoder, f collector.Format, families []*dto.MetricFamily, text []collector.Family, keep func(name string) bool) error {
-	for len(families) > 0 || len(text) > 0 {
-		if len(text) > 0 && (len(families) == 0 || text[0].Name() < families[0].GetName()) {
-			if keep(text[0].Name()) {
-				if err := text[0].WriteExposition(w, f); err != nil {
+// writeFamilies writes, in name order as Gather sorts them, the gathered
+// families with enc and the capped ones (own, sorted by name, none of them
+// gathered) themselves in format f, to w, which enc writes to; keep chooses
+// the families by name.
+func writeFamilies(w io.Writer, enc expfmt.Encoder, f collector.Format, families []*dto.MetricFamily, own []collector.Family, keep func(name string) bool) error {
+	for len(families) > 0 || len(own) > 0 {
+		if len(own) > 0 && (len(families) == 0 || own[0].Name() < families[0].GetName()) {
+			if keep(own[0].Name()) {
+				if err := own[0].WriteExposition(w, f); err != nil {
 					return fmt.Errorf("write metrics: %w", err)
 				}
 			}
-			text = text[1:]
+			own = own[1:]
 			continue
 		}
 		mf := families[0]
@@ -51,8 +51,8 @@ func writeFamilies(w io.Writer, enc expfmt.Encoder, f collector.Format, families
 
 // writeExposition prints the mirrord metrics (those of the log stream and the
 // exporter's own) in the Prometheus text format: the families of g and the
-// capped ones (text).
-func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.Family) error {
+// capped ones (own).
+func writeExposition(w io.Writer, g prometheus.Gatherer, own []collector.Family) error {
 	families, err := g.Gather()
 	if err != nil {
 		return fmt.Errorf("gather metrics: %w", err)
@@ -60,7 +60,7 @@ func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.Family
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
 	mirrord := func(name string) bool { return strings.HasPrefix(name, "mirrord_") }
-	if err := writeFamilies(bw, enc, collector.PrometheusText, families, text, mirrord); err != nil {
+	if err := writeFamilies(bw, enc, collector.PrometheusText, families, own, mirrord); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -72,12 +72,11 @@ func writeExposition(w io.Writer, g prometheus.Gatherer, text []collector.Family
 // expositionHandler serves /metrics as promhttp does, with the options the
 // exporter gives it: content negotiation with OpenMetrics, the name[] filter,
 // an in-flight limit, errors logged, counted and otherwise ignored. It
-// writes the Prometheus text and OpenMetrics 1.0 formats itself; promhttp,
-// over everything, serves the others (protobuf, which native histograms
-// need, and OpenMetrics 2.0).
+// writes the Prometheus text, OpenMetrics 1.0 and protobuf formats itself;
+// promhttp, over everything, serves OpenMetrics 2.0.
 type expositionHandler struct {
 	rest     prometheus.Gatherer // everything but the capped families
-	text     []collector.Family
+	own      []collector.Family
 	fallback http.Handler
 	inFlight chan struct{}
 	errors   *prometheus.CounterVec
@@ -86,9 +85,9 @@ type expositionHandler struct {
 
 // newExpositionHandler registers promhttp's error counter on reg, which
 // holds every family but the capped ones, kept in capped.
-func newExpositionHandler(reg *prometheus.Registry, capped prometheus.Gatherer, text []collector.Family, maxRequests int, errorLog promhttp.Logger) *expositionHandler {
+func newExpositionHandler(reg *prometheus.Registry, capped prometheus.Gatherer, own []collector.Family, maxRequests int, errorLog promhttp.Logger) *expositionHandler {
 	h := &expositionHandler{
-		rest: reg, text: text, errorLog: errorLog,
+		rest: reg, own: own, errorLog: errorLog,
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "promhttp_metric_handler_errors_total",
 			Help: "Total number of internal errors encountered by the promhttp metric handler.",
@@ -123,7 +122,7 @@ func (h *expositionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
-	textFormat, ours := writtenHere(format)
+	ownFormat, ours := writtenHere(format)
 	if !ours {
 		h.fallback.ServeHTTP(w, r)
 		return
@@ -149,7 +148,7 @@ func (h *expositionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := expfmt.NewEncoder(bw, format)
-	err = writeFamilies(bw, enc, textFormat, families, h.text, keep)
+	err = writeFamilies(bw, enc, ownFormat, families, h.own, keep)
 	if err == nil {
 		// The final "# EOF" line of OpenMetrics.
 		if closer, ok := enc.(expfmt.Closer); ok {
