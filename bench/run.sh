@@ -27,7 +27,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "# $(date -u +%FT%TZ)  $(nproc) cores  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')  $(free -g | awk '/^Mem:/{print $2" GiB"}')  $(go version | cut -d' ' -f3)"
-go build -o "$tmp/exporter" ./cmd/exporter
+# Built as the Dockerfile builds it: static, without symbols.
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/exporter" ./cmd/exporter
 go build -o "$tmp/loggen" ./cmd/loggen
 go build -o "$tmp/latency" ./bench/latency
 
