@@ -26,9 +26,13 @@ func TestRestartsUnderRotation(t *testing.T) {
 	writeFile(t, file, "")
 	const lines = 60_000
 
-	done := make(chan struct{})
+	// The writer starts once the first run has opened the file: a
+	// generation rotated away before the exporter ever saw the path is
+	// history, not to be read.
+	begin, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		<-begin
 		wrng := rand.New(rand.NewPCG(seed, 2))
 		r := newMixedRotator(t, file)
 		defer r.close()
@@ -70,6 +74,15 @@ func TestRestartsUnderRotation(t *testing.T) {
 		rec := &seqRecorder{}
 		h := newHarness(t, Config{Paths: []string{file}, Gate: gate, Resume: pos, PollInterval: 5 * time.Millisecond, NewSink: rec.newSink})
 		h.start()
+		if run == 0 {
+			h.waitFor("the file opened", func() bool {
+				gate.Close() // positions are read between deliveries
+				defer gate.Open()
+				pos := h.m.Positions()
+				return len(pos) == 1 && pos[0].Inode != 0
+			})
+			close(begin)
+		}
 		if writing {
 			time.Sleep(time.Duration(1+rng.IntN(30)) * time.Millisecond)
 		} else {

@@ -55,7 +55,7 @@ func (fl *follower) addGeneration(of *openFile) {
 	for range missed {
 		fl.m.metrics.filesFollowed.Inc()
 	}
-	fl.files = slices.Insert(fl.files, len(fl.files)-1, missed...)
+	fl.insertMissed(sibs, missed)
 	names := make([]string, len(missed))
 	for i, of := range missed {
 		names[i] = of.f.Name()
@@ -63,18 +63,36 @@ func (fl *follower) addGeneration(of *openFile) {
 	level.Info(fl.m.logger).Log("msg", "log file was rotated more than once since it was last looked at; reading the intermediate generations from their rotated names", "path", fl.path, "generations", len(missed), "names", strings.Join(names, ","))
 }
 
+// insertMissed places the generations found next to the path (missed,
+// oldest first) among the files held, by their rotated names, before the
+// first held one each is older than. Most are older only than the new file
+// at the path. But a file held and not read yet can be copied and truncated
+// (copytruncate) and then renamed before its first read: the copy, found
+// later, holds its earlier content and goes before it.
+func (fl *follower) insertMissed(sibs []sibling, missed []*openFile) {
+	for _, m := range missed {
+		at := len(fl.files) - 1
+		for j := 1; j < len(fl.files)-1; j++ {
+			if s, ok := siblingOf(sibs, fl.files[j]); ok && olderThan(m, s) {
+				at = j
+				break
+			}
+		}
+		fl.files = slices.Insert(fl.files, at, m)
+	}
+}
+
 // dropOlderThanHeld closes and leaves out the files older than the oldest
 // generation held: history, which a directory listing raced by logrotate's
 // renumbering may have failed to remember, not generations missed since.
 func (fl *follower) dropOlderThanHeld(sibs []sibling, found []*openFile) []*openFile {
-	oldest := fl.files[0]
-	i := slices.IndexFunc(sibs, func(s sibling) bool { return os.SameFile(s.info, oldest.info) })
-	if i < 0 {
+	oldest, ok := siblingOf(sibs, fl.files[0])
+	if !ok {
 		return found // at the path, or gone: nothing is older by name
 	}
 	kept := found[:0]
 	for _, of := range found {
-		if compareGenerations(of.info, of.f.Name(), sibs[i].info, sibs[i].path) < 0 {
+		if olderThan(of, oldest) {
 			of.close()
 			continue
 		}
@@ -200,10 +218,20 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 		}
 		sibs, found := fl.unaccounted()
 		if !fl.pathNames(cur) {
-			// Renamed meanwhile: what appeared are generations, statPath's
-			// to place; none is remembered.
+			// Renamed meanwhile. What appeared and is older than cur by its
+			// rotated name holds lines from before cur's content (the copy
+			// copytruncate made of it before its first read, or generations
+			// in between): it is read now, before cur. What is newer is
+			// statPath's to place, and is not remembered. The listing may
+			// predate the rename: list again to see where cur went.
 			closeAll(found)
-			return true, nil
+			sibs, found = fl.unaccounted()
+			older, newer := splitAround(sibs, cur, fl.dropHistory(sibs, found))
+			fl.remember(sibs, newer)
+			closeAll(newer)
+			err := fl.readCopies(ctx, older)
+			closeAll(older)
+			return err == nil, err
 		}
 		head, size, err := liveHead(cur, again[:])
 		if err != nil {
@@ -217,7 +245,7 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 			continue
 		}
 		var missed []*openFile
-		for _, of := range found {
+		for _, of := range fl.dropHistory(sibs, found) {
 			// A copy of the live content, taken before a truncate still to
 			// come, is a prefix of the live file; it is read from there.
 			n := of.info.Size()
@@ -241,6 +269,65 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 		return true, nil
 	}
 	return false, nil
+}
+
+// splitAround splits found (oldest first) into the files older than cur by
+// their rotated names and the others. When cur is not among the siblings
+// (deleted), nothing is older.
+func splitAround(sibs []sibling, cur *openFile, found []*openFile) (older, newer []*openFile) {
+	s, ok := siblingOf(sibs, cur)
+	if !ok {
+		return nil, found
+	}
+	for _, of := range found {
+		if olderThan(of, s) {
+			older = append(older, of)
+		} else {
+			newer = append(newer, of)
+		}
+	}
+	return older, newer
+}
+
+// dropHistory closes and leaves out the files older than the newest sibling
+// already accounted for and not held: history that a directory listing
+// raced by logrotate's renumbering missed, not copies made since, which are
+// newer than everything listed before them.
+func (fl *follower) dropHistory(sibs []sibling, found []*openFile) []*openFile {
+	var newest sibling
+	known := false
+	for _, s := range sibs {
+		if fl.isKnown(s.key) && !fl.holds(s.key) && (!known || compareGenerations(s.info, s.path, newest.info, newest.path) > 0) {
+			newest, known = s, true
+		}
+	}
+	if !known {
+		return found
+	}
+	kept := found[:0]
+	for _, of := range found {
+		if olderThan(of, newest) {
+			of.close()
+			continue
+		}
+		kept = append(kept, of)
+	}
+	return kept
+}
+
+// siblingOf returns the entry of sibs that is of: where it is now.
+func siblingOf(sibs []sibling, of *openFile) (sibling, bool) {
+	i := slices.IndexFunc(sibs, func(s sibling) bool { return os.SameFile(s.info, of.info) })
+	if i < 0 {
+		return sibling{}, false
+	}
+	return sibs[i], true
+}
+
+// olderThan reports whether of, just opened under its rotated name, is an
+// older generation than the sibling s.
+func olderThan(of *openFile, s sibling) bool {
+	return compareGenerations(of.info, of.f.Name(), s.info, s.path) < 0
 }
 
 func (fl *follower) readCopies(ctx context.Context, copies []*openFile) error {

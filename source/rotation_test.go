@@ -283,3 +283,160 @@ func (r *mixedRotator) rotate() error {
 }
 
 func (r *mixedRotator) close() { r.f.Close() }
+
+// steppedSink is a seqSink whose Flush, called after each chunk read, waits
+// for the test: the follower stops between two reads of a long file where
+// the test wants it.
+type steppedSink struct {
+	seqSink
+	flushed chan struct{} // a Flush is waiting
+	step    chan struct{} // lets one Flush return
+	free    chan struct{} // closed: no Flush waits any more
+}
+
+func (s *steppedSink) Flush() {
+	select {
+	case <-s.free:
+		return
+	case s.flushed <- struct{}{}:
+	}
+	select {
+	case <-s.step:
+	case <-s.free:
+	}
+}
+
+// steppedFollow starts following file, whose first generation (A) the test
+// has written, with a steppedSink, and waits until the first chunk of A is
+// read. step lets the follower finish that chunk, look at the path and read
+// the next chunk of A.
+func steppedFollow(t *testing.T, file string) (h *harness, sink *steppedSink, step func()) {
+	t.Helper()
+	sink = &steppedSink{flushed: make(chan struct{}), step: make(chan struct{}), free: make(chan struct{})}
+	h = newHarness(t, Config{Paths: []string{file}, PollInterval: 5 * time.Millisecond, NewSink: func(_, name string) Sink {
+		sink.name = name
+		return sink
+	}})
+	h.start()
+	t.Cleanup(func() {
+		select {
+		case <-sink.free:
+		default:
+			close(sink.free)
+		}
+	})
+	waitFlush := func(what string) {
+		t.Helper()
+		select {
+		case <-sink.flushed:
+		case <-time.After(hangGuard):
+			t.Fatalf("the follower did not %s\n%s", what, h.logs)
+		}
+	}
+	waitFlush("start reading")
+	step = func() {
+		t.Helper()
+		select {
+		case sink.step <- struct{}{}:
+		case <-time.After(hangGuard):
+			t.Fatalf("the follower did not come back for the next chunk\n%s", h.logs)
+		}
+		waitFlush("read the next chunk")
+	}
+	return h, sink, step
+}
+
+// requireAllInOrder lets the follower go and fails unless every line the
+// writer wrote is delivered once, in order.
+func requireAllInOrder(t *testing.T, h *harness, sink *steppedSink, w *seqWriter) {
+	t.Helper()
+	close(sink.free)
+	total := w.next
+	h.waitFor("every line", func() bool { return sink.count() >= total })
+	sink.mu.Lock()
+	st := compareSeqs(sink.seqs, len(sink.bad), total)
+	sink.mu.Unlock()
+	if st != (seqStats{}) {
+		t.Fatalf("%s\n%s", st, h.logs)
+	}
+}
+
+// writeGeneration creates path with n lines of w.
+func writeGeneration(t *testing.T, path string, w *seqWriter, n int) {
+	t.Helper()
+	f := mustCreate(t, path, os.O_APPEND|os.O_EXCL)
+	for range n {
+		mustWrite(t, f, w.line())
+	}
+	f.Close()
+}
+
+// copyTruncateThenRename rotates the file at the path twice, as the mixed
+// rotator does: copytruncate (its lines go to a copy at x.log.1, and it goes
+// on with n lines), then rename (it goes to x.log.1, and a new file at the
+// path gets n lines). older is how many rotated files are there before.
+func copyTruncateThenRename(t *testing.T, file string, w *seqWriter, older, n int) {
+	t.Helper()
+	if err := renumber(file, older); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, 0); err != nil {
+		t.Fatal(err)
+	}
+	f := mustCreate(t, file, os.O_APPEND)
+	for range n {
+		mustWrite(t, f, w.line())
+	}
+	f.Close()
+	if err := renumber(file, older+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeGeneration(t, file, w, n)
+}
+
+// TestCopyOfUnreadGenerationKeepsItsPlace: while the follower is in the
+// middle of a long generation (A), the next one (B) appears at the path and
+// is held, not read yet. B is then copied and truncated (its lines now only
+// in the copy, B' at x.log.1) and goes on with the lines of C, then renamed
+// away behind a new file (D). B' is found at the next look: its lines come
+// before C's, so it is read before B, not after it.
+func TestCopyOfUnreadGenerationKeepsItsPlace(t *testing.T) {
+	file := filepath.Join(sameDir(t), "x.log")
+	w := &seqWriter{}
+	writeGeneration(t, file, w, 20_000) // A: well over one 64 KiB read
+	h, sink, step := steppedFollow(t, file)
+	// A is renamed away; B takes the path and is held from the next look.
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeGeneration(t, file, w, 100)
+	step()
+	copyTruncateThenRename(t, file, w, 1, 100)
+	step() // the look that finds B' and D
+	requireAllInOrder(t, h, sink, w)
+}
+
+// TestCopyOfUnreadGenerationRenamedAsItIsOpened: as above, but the
+// rotations come while the follower reads the last chunk of A, so that B is
+// found renamed away only when it is about to be read: B' is older than B by
+// its rotated name and is read first, not left to a later look that takes it
+// for history and drops it.
+func TestCopyOfUnreadGenerationRenamedAsItIsOpened(t *testing.T) {
+	file := filepath.Join(sameDir(t), "x.log")
+	w := &seqWriter{}
+	writeGeneration(t, file, w, 1500) // A: two 64 KiB reads
+	h, sink, step := steppedFollow(t, file)
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeGeneration(t, file, w, 100)
+	step() // B is held; the last chunk of A is read
+	copyTruncateThenRename(t, file, w, 1, 100)
+	requireAllInOrder(t, h, sink, w)
+}
