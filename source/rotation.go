@@ -90,9 +90,14 @@ func (fl *follower) dropOlderThanHeld(sibs []sibling, found []*openFile) []*open
 	if !ok {
 		return found // at the path, or gone: nothing is older by name
 	}
+	return dropOlderThan(found, oldest)
+}
+
+// dropOlderThan closes and leaves out the files of found older than s.
+func dropOlderThan(found []*openFile, s sibling) []*openFile {
 	kept := found[:0]
 	for _, of := range found {
-		if olderThan(of, oldest) {
+		if olderThan(of, s) {
 			of.close()
 			continue
 		}
@@ -304,15 +309,7 @@ func (fl *follower) dropHistory(sibs []sibling, found []*openFile) []*openFile {
 	if !known {
 		return found
 	}
-	kept := found[:0]
-	for _, of := range found {
-		if olderThan(of, newest) {
-			of.close()
-			continue
-		}
-		kept = append(kept, of)
-	}
-	return kept
+	return dropOlderThan(found, newest)
 }
 
 // siblingOf returns the entry of sibs that is of: where it is now.
