@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The capped families can write themselves in the Prometheus text,
@@ -104,8 +105,8 @@ func (v *ownVec[T]) WriteExposition(w io.Writer, f Format) error {
 // appendHeader appends the family's HELP and TYPE lines. OpenMetrics names
 // a counter family without its _total suffix and escapes quotes in HELP.
 func (ls *labelSet) appendHeader(b []byte, f Format) []byte {
-	name, typ := ls.name, ls.typ
-	if f == OpenMetricsText && typ == "counter" {
+	name, typ := ls.name, strings.ToLower(ls.typ.String())
+	if f == OpenMetricsText && ls.typ == dto.MetricType_COUNTER {
 		var ok bool
 		if name, ok = strings.CutSuffix(name, "_total"); !ok {
 			typ = "unknown"

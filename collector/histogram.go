@@ -43,7 +43,7 @@ var nativeBounds = [nativeSchema + 1][]float64{
 type histogramVec = ownVec[*histogram]
 
 func newHistogramVec(name, help string, labels []string, buckets []float64) *histogramVec {
-	ls := newLabelSet(name, help, "histogram", labels)
+	ls := newLabelSet(name, help, dto.MetricType_HISTOGRAM, labels)
 	return newOwnVec(ls, func(values []string) *histogram {
 		return &histogram{
 			labels:  ls,

@@ -4,7 +4,6 @@ import (
 	"io"
 	"math"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -44,7 +43,7 @@ func (v *ownVec[T]) writeProtobuf(w io.Writer, series []T) error {
 	fam = protowire.AppendTag(fam, familyHelp, protowire.BytesType)
 	fam = protowire.AppendString(fam, ls.help)
 	fam = protowire.AppendTag(fam, familyType, protowire.VarintType)
-	fam = protowire.AppendVarint(fam, uint64(protoType(ls.typ)))
+	fam = protowire.AppendVarint(fam, uint64(ls.typ))
 	var sc protoScratch
 	for _, s := range series {
 		sc.metric = s.appendProtobuf(sc.metric[:0], &sc)
@@ -56,16 +55,6 @@ func (v *ownVec[T]) writeProtobuf(w io.Writer, series []T) error {
 	}
 	_, err := w.Write(fam)
 	return err
-}
-
-func protoType(typ string) dto.MetricType {
-	switch typ {
-	case "counter":
-		return dto.MetricType_COUNTER
-	case "gauge":
-		return dto.MetricType_GAUGE
-	}
-	return dto.MetricType_HISTOGRAM
 }
 
 // appendLabelPairs appends the series' label pairs, sorted by name.
@@ -103,7 +92,7 @@ func appendUvarint(b []byte, num protowire.Number, v uint64) []byte {
 func (s *scalar) appendProtobuf(b []byte, sc *protoScratch) []byte {
 	b = s.labels.appendLabelPairs(b, s.values)
 	sc.inner = appendDouble(sc.inner[:0], scalarValue, s.value())
-	if s.kind != prometheus.CounterValue {
+	if s.labels.typ != dto.MetricType_COUNTER {
 		return appendMessage(b, metricGauge, sc.inner)
 	}
 	// timestamppb.New's seconds and nanoseconds; proto3 leaves out zeros.

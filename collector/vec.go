@@ -44,12 +44,12 @@ func newOwnVec[T exposedSeries](ls *labelSet, newSeries func([]string) T) *ownVe
 type labelSet struct {
 	desc       *prometheus.Desc
 	name, help string
-	typ        string    // the text format's TYPE: counter, gauge or histogram
-	names      []*string // label names, sorted as the exposition wants them
-	order      []int     // order[i]: the position in the label values of names[i]
+	typ        dto.MetricType // counter, gauge or histogram
+	names      []*string      // label names, sorted as the exposition wants them
+	order      []int          // order[i]: the position in the label values of names[i]
 }
 
-func newLabelSet(name, help, typ string, labels []string) *labelSet {
+func newLabelSet(name, help string, typ dto.MetricType, labels []string) *labelSet {
 	labels = slices.Clone(labels) // names points into it
 	ls := &labelSet{
 		desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, typ: typ,
@@ -145,13 +145,13 @@ type scalarVec = ownVec[*scalar]
 // (prometheus.GaugeValue) family. A counter series records when it was made,
 // on now's clock, as client_golang's do.
 func newScalarVec(name, help string, labels []string, kind prometheus.ValueType, now func() time.Time) *scalarVec {
-	typ := "gauge"
+	typ := dto.MetricType_GAUGE
 	if kind == prometheus.CounterValue {
-		typ = "counter"
+		typ = dto.MetricType_COUNTER
 	}
 	ls := newLabelSet(name, help, typ, labels)
 	return newOwnVec(ls, func(values []string) *scalar {
-		s := &scalar{labels: ls, kind: kind, values: values}
+		s := &scalar{labels: ls, values: values}
 		if kind == prometheus.CounterValue {
 			s.created = now().UnixNano()
 		}
@@ -159,12 +159,11 @@ func newScalarVec(name, help string, labels []string, kind prometheus.ValueType,
 	})
 }
 
-// scalar is one counter or gauge series. Only the collector's goroutine
-// changes it, so an update is a load and a store; scrapes read it
-// atomically.
+// scalar is one counter or gauge series, as its family's type says. Only
+// the collector's goroutine changes it, so an update is a load and a store;
+// scrapes read it atomically.
 type scalar struct {
 	labels  *labelSet
-	kind    prometheus.ValueType
 	values  []string
 	created int64 // Unix nanoseconds; counters only
 	bits    atomic.Uint64
@@ -191,7 +190,7 @@ func (s *scalar) Desc() *prometheus.Desc { return s.labels.desc }
 func (s *scalar) Write(out *dto.Metric) error {
 	v := s.value()
 	out.Label = s.labels.pairs(s.values)
-	if s.kind == prometheus.CounterValue {
+	if s.labels.typ == dto.MetricType_COUNTER {
 		out.Counter = &dto.Counter{Value: &v, CreatedTimestamp: timestamppb.New(time.Unix(0, s.created))}
 	} else {
 		out.Gauge = &dto.Gauge{Value: &v}
