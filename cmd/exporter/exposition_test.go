@@ -9,8 +9,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
 )
 
 // TestExpositionMatchesPromhttp: whatever format a scraper asks for, with or
@@ -18,24 +16,12 @@ import (
 // every metric: status, content type and body, byte for byte. The capped
 // families are written by the exporter itself in the text formats.
 func TestExpositionMatchesPromhttp(t *testing.T) {
-	p := distinctSessionsPipeline(t)
-	labels, err := collector.NewLabelConfig(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := collector.NewDecoder(labels)
-	for _, r := range []string{
-		`{"timestamp":"2026-08-17T10:00:00Z","fields":{"message":"Session Start","session_id":"Q","client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`,
-		`{"timestamp":"2026-08-17T10:00:01Z","fields":{"message":"Session End","session_id":"Q","session_duration":0.25,"client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`,
-		`{"timestamp":"2026-08-17T10:00:02Z","fields":{"message":"Max seat count reached!","active_users":"25"}}`,
-		`{"timestamp":"2026-08-17T10:00:03Z","fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":200}}`,
-	} {
-		var ev collector.Event
-		if ok, reason := dec.Decode([]byte(r), &ev); !ok {
-			t.Fatalf("not decoded (%q): %s", reason, r)
-		}
-		p.coll.Apply(&ev)
-	}
+	p := distinctSessionsPipeline(t,
+		[]byte(`{"timestamp":"2026-08-17T10:00:00Z","fields":{"message":"Session Start","session_id":"Q","client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
+		[]byte(`{"timestamp":"2026-08-17T10:00:01Z","fields":{"message":"Session End","session_id":"Q","session_duration":0.25,"client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
+		[]byte(`{"timestamp":"2026-08-17T10:00:02Z","fields":{"message":"Max seat count reached!","active_users":"25"}}`),
+		[]byte(`{"timestamp":"2026-08-17T10:00:03Z","fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":200}}`),
+	)
 	ours := newExpositionHandler(p.registry, p.capped, p.coll.Families(), 40, promhttpLogger{log.NewNopLogger()})
 	theirs := promhttp.HandlerFor(prometheus.Gatherers{p.registry, p.capped}, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true, DisableCompression: true,

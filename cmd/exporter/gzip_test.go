@@ -70,8 +70,8 @@ func TestMetricsGzip(t *testing.T) {
 
 // distinctSessionsPipeline is a pipeline, as far as serving needs one, whose
 // collector holds about 10,000 series: 1700 sessions, each a distinct user
-// on a distinct target.
-func distinctSessionsPipeline(tb testing.TB) *pipeline {
+// on a distinct target, then the extra records applied.
+func distinctSessionsPipeline(tb testing.TB, extra ...[]byte) *pipeline {
 	tb.Helper()
 	reg, capped := prometheus.NewRegistry(), prometheus.NewRegistry()
 	labels, err := collector.NewLabelConfig(nil, nil)
@@ -86,7 +86,7 @@ func distinctSessionsPipeline(tb testing.TB) *pipeline {
 		tb.Fatal(err)
 	}
 	dec := collector.NewDecoder(labels)
-	for _, r := range loggen.DistinctSessions(1700) {
+	for _, r := range append(loggen.DistinctSessions(1700), extra...) {
 		var ev collector.Event
 		if ok, reason := dec.Decode(r, &ev); !ok {
 			tb.Fatalf("not decoded (%q): %s", reason, r)
