@@ -74,7 +74,6 @@ type child[T any] struct {
 // and deletes series untouched for ttl. Only the collector's goroutine
 // calls it.
 type cappedVec[T exposedSeries] struct {
-	name   string
 	vec    *ownVec[T]
 	fixed  []bool // label positions that keep their value on overflow
 	max    int    // 0: no cap
@@ -85,11 +84,10 @@ type cappedVec[T exposedSeries] struct {
 }
 
 func newCappedVec[T exposedSeries](v *ownVec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
-	name := v.labels.name
-	self.series.WithLabelValues(name)
-	self.overflow.WithLabelValues(name)
-	self.expired.WithLabelValues(name)
-	return &cappedVec[T]{name: name, vec: v, fixed: fixed, max: lim.MaxSeries, ttl: lim.SeriesTTL, now: now, self: self}
+	self.series.WithLabelValues(v.Name())
+	self.overflow.WithLabelValues(v.Name())
+	self.expired.WithLabelValues(v.Name())
+	return &cappedVec[T]{vec: v, fixed: fixed, max: lim.MaxSeries, ttl: lim.SeriesTTL, now: now, self: self}
 }
 
 // with returns the series of values, or of the overflow tuple when values
@@ -110,7 +108,7 @@ func (c *cappedVec[T]) lookup(values []string) *child[T] {
 		c.normal++
 		return ch
 	}
-	c.self.overflow.WithLabelValues(c.name).Inc()
+	c.self.overflow.WithLabelValues(c.vec.Name()).Inc()
 	over := make([]string, len(values))
 	for i, v := range values {
 		if c.fixed[i] {
@@ -128,7 +126,7 @@ func (c *cappedVec[T]) lookup(values []string) *child[T] {
 // add creates the series of st.values, which c.vec.find was last given.
 func (c *cappedVec[T]) add(st seriesState) *child[T] {
 	ch := c.vec.add(st)
-	c.self.series.WithLabelValues(c.name).Set(float64(len(c.vec.series)))
+	c.self.series.WithLabelValues(c.vec.Name()).Set(float64(len(c.vec.series)))
 	return ch
 }
 
@@ -164,8 +162,8 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 		return true
 	})
 	if n > 0 {
-		c.self.expired.WithLabelValues(c.name).Add(float64(n))
-		c.self.series.WithLabelValues(c.name).Set(float64(len(c.vec.series)))
+		c.self.expired.WithLabelValues(c.vec.Name()).Add(float64(n))
+		c.self.series.WithLabelValues(c.vec.Name()).Set(float64(len(c.vec.series)))
 	}
 	return n
 }

@@ -328,7 +328,7 @@ func (c *Collector) checkState(s *State) error {
 		}
 		return out
 	}
-	active, ports := held(c.m.sessionsActive.name), held(c.m.portsActive.name)
+	active, ports := held(c.m.sessionsActive.vec.Name()), held(c.m.portsActive.vec.Name())
 	ids := make(map[string]bool, len(s.Sessions))
 	for _, ss := range s.Sessions {
 		if ids[ss.ID] {
@@ -343,7 +343,7 @@ func (c *Collector) checkState(s *State) error {
 		}
 		if ss.Started {
 			if err := take(active, ss.Active); err != nil {
-				return fmt.Errorf("session %q: %s: %w", ss.ID, c.m.sessionsActive.name, err)
+				return fmt.Errorf("session %q: %s: %w", ss.ID, c.m.sessionsActive.vec.Name(), err)
 			}
 		}
 		seen := make(map[portKey]bool, len(ss.Ports))
@@ -360,11 +360,11 @@ func (c *Collector) checkState(s *State) error {
 				return fmt.Errorf("session %q port %d: series %q is not of mode %s", ss.ID, p.Port, p.Series, p.Mode)
 			}
 			if err := take(ports, p.Series); err != nil {
-				return fmt.Errorf("session %q port %d: %s: %w", ss.ID, p.Port, c.m.portsActive.name, err)
+				return fmt.Errorf("session %q port %d: %s: %w", ss.ID, p.Port, c.m.portsActive.vec.Name(), err)
 			}
 		}
 	}
-	for name, left := range map[string]map[string]int64{c.m.sessionsActive.name: active, c.m.portsActive.name: ports} {
+	for name, left := range map[string]map[string]int64{c.m.sessionsActive.vec.Name(): active, c.m.portsActive.vec.Name(): ports} {
 		for key, n := range left {
 			if n != 0 {
 				return fmt.Errorf("family %s: series %q held %d more times than sessions refer to it", name, strings.Split(key, string([]byte{keySep})), n)
@@ -464,10 +464,10 @@ func (c *Collector) families() []stateFamily {
 	}
 }
 
-func (f familyCodec[T]) name() string { return f.v.name }
+func (f familyCodec[T]) name() string { return f.v.vec.Name() }
 
 func (f familyCodec[T]) snapshot(values map[*seriesState][]string) FamilyState {
-	fs := FamilyState{Name: f.v.name, Series: make([]SeriesState, 0, len(f.v.vec.series))}
+	fs := FamilyState{Name: f.v.vec.Name(), Series: make([]SeriesState, 0, len(f.v.vec.series))}
 	for _, ch := range f.v.vec.series {
 		v := slices.Clone(ch.values)
 		values[&ch.seriesState] = v
@@ -542,7 +542,7 @@ func (f familyCodec[T]) restore(fs *FamilyState) {
 		}
 		f.write(ch.metric, ss)
 	}
-	f.v.self.series.WithLabelValues(f.v.name).Set(float64(len(f.v.vec.series)))
+	f.v.self.series.WithLabelValues(f.v.vec.Name()).Set(float64(len(f.v.vec.series)))
 }
 
 // state returns a copy of the series' state.
