@@ -74,13 +74,43 @@ type portKey struct {
 	mode portMode
 }
 
+// heldPort is a port a session steals or mirrors, with the gauge series the
+// steal or mirror raised.
+type heldPort struct {
+	portKey
+	series gaugeChild
+}
+
+// heldPorts are a session's ports. A session holds a handful, so a slice
+// searched in order costs a fraction of a map's memory (a map is over 200
+// bytes at its first entry) for the same speed.
+type heldPorts []heldPort
+
+// index returns the position of key in ps, or -1.
+func (ps heldPorts) index(key portKey) int {
+	for i, p := range ps {
+		if p.portKey == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// without returns ps without the port at i; the order of the rest changes.
+func (ps heldPorts) without(i int) heldPorts {
+	last := len(ps) - 1
+	ps[i] = ps[last]
+	ps[last] = heldPort{}
+	return ps[:last]
+}
+
 // session is what is known of one session id. A session may be known only
 // through its port events when its start came before the exporter did.
 type session struct {
 	started bool
 	active  gaugeChild // the gauge series the Start record raised, to lower at its end
 	since   time.Time
-	ports   map[portKey]gaugeChild // the gauge series the steal or mirror raised
+	ports   heldPorts
 }
 
 // New registers the metrics on cfg.Registerer and returns an empty Collector.
@@ -127,16 +157,16 @@ func (c *Collector) Apply(ev *Event) {
 	}
 	switch ev.Kind {
 	case SessionStart:
-		seriesOf(c.m.sessionsStarted, ev.Labels...).Inc()
+		seriesOfEvent(c.m.sessionsStarted, ev).Inc()
 		s := c.session(ev.SessionID, ev.Time)
 		if !s.started {
 			s.started, s.since = true, ev.Time
-			s.active = c.m.sessionsActive.inc(ev.Labels...)
+			s.active = c.m.sessionsActive.incOwn(ev.Labels)
 		}
 	case SessionEnd:
-		seriesOf(c.m.sessionsEnded, ev.Labels...).Inc()
+		seriesOfEvent(c.m.sessionsEnded, ev).Inc()
 		if ev.HasDuration {
-			seriesOf(c.m.sessionDuration, ev.Labels...).Observe(ev.Duration)
+			seriesOfEvent(c.m.sessionDuration, ev).Observe(ev.Duration)
 		}
 		if s, ok := c.sessions[ev.SessionID]; ok {
 			c.drop(ev.SessionID, s)
@@ -147,18 +177,15 @@ func (c *Collector) Apply(ev *Event) {
 			mode = modeSteal
 			seriesOf(c.m.portsStolen, c.withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
 		} else {
-			seriesOf(c.m.portsMirrored, ev.Labels...).Inc()
+			seriesOfEvent(c.m.portsMirrored, ev).Inc()
 		}
 		s := c.session(ev.SessionID, ev.Time)
 		key := portKey{ev.Port, mode}
-		if _, held := s.ports[key]; !held {
-			if s.ports == nil {
-				s.ports = make(map[portKey]gaugeChild)
-			}
-			s.ports[key] = c.m.portsActive.inc(c.withLabel(ev.Labels, modeNames[mode])...)
+		if s.ports.index(key) < 0 {
+			s.ports = append(s.ports, heldPort{key, c.m.portsActive.inc(c.withLabel(ev.Labels, modeNames[mode])...)})
 		}
 	case PortRelease:
-		seriesOf(c.m.portsReleased, ev.Labels...).Inc()
+		seriesOfEvent(c.m.portsReleased, ev).Inc()
 		if s, ok := c.sessions[ev.SessionID]; ok {
 			for _, mode := range []portMode{modeSteal, modeMirror} {
 				c.releasePort(s, portKey{ev.Port, mode})
@@ -226,19 +253,18 @@ func (c *Collector) drop(id string, s *session) {
 	if s.started {
 		c.m.sessionsActive.dec(s.active)
 	}
-	for key := range s.ports {
-		c.releasePort(s, key)
+	for _, p := range s.ports {
+		c.m.portsActive.dec(p.series)
 	}
 	c.forget(id)
 }
 
 func (c *Collector) releasePort(s *session, key portKey) {
-	series, held := s.ports[key]
-	if !held {
-		return
+	if i := s.ports.index(key); i >= 0 {
+		series := s.ports[i].series
+		s.ports = s.ports.without(i)
+		c.m.portsActive.dec(series)
 	}
-	delete(s.ports, key)
-	c.m.portsActive.dec(series)
 }
 
 func (c *Collector) forget(id string) {
@@ -257,6 +283,11 @@ func boolLabel(b bool) string {
 // or the overflow series past the cap.
 func seriesOf[T exposedSeries](v *cappedVec[T], values ...string) T {
 	return v.with(values...).metric
+}
+
+// seriesOfEvent is seriesOf for the event's labels, which a new series keeps.
+func seriesOfEvent[T exposedSeries](v *cappedVec[T], ev *Event) T {
+	return v.withOwn(ev.Labels).metric
 }
 
 // withLabel returns labels plus one more value, in c.plusOne: valid until

@@ -3,7 +3,9 @@ package collector
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,38 @@ mirrord_exporter_sessions_tracked 0
 		"mirrord_sessions_ended_total", "mirrord_sessions_active", "mirrord_ports_active", "mirrord_exporter_sessions_tracked"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestPortsReleasedInAnyOrder: a session's ports are released one by one, in
+// another order than taken, a port in both modes at once, and the rest with
+// the session's end; the gauges follow each step.
+func TestPortsReleasedInAnyOrder(t *testing.T) {
+	c, d, reg := newTestCollector(t, 0)
+	port := func(msg string, n int) string {
+		return `{"fields":{"message":"` + msg + `","session_id":"S","port":` + strconv.Itoa(n) + `,` + aliceTarget + `}}`
+	}
+	active := func(step string, steal, mirror int) {
+		t.Helper()
+		want := fmt.Sprintf(`
+# HELP mirrord_ports_active Ports currently stolen or mirrored, released by Port Release or by the end of their session.
+# TYPE mirrord_ports_active gauge
+mirrord_ports_active{client_name="Alice",client_user="alice",mode="mirror",target_name="api",target_namespace="shop",target_type="deployment"} %d
+mirrord_ports_active{client_name="Alice",client_user="alice",mode="steal",target_name="api",target_namespace="shop",target_type="deployment"} %d
+`, mirror, steal)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mirrord_ports_active"); err != nil {
+			t.Errorf("%s: %v", step, err)
+		}
+	}
+	apply(t, c, d, `{"fields":{"message":"Session Start","session_id":"S",`+aliceTarget+`}}`,
+		port("Port Steal", 1), port("Port Steal", 2), port("Port Mirror", 1), port("Port Steal", 3),
+		port("Port Mirror", 4), port("Port Steal", 2)) // 2 again: held once
+	active("taken", 3, 2)
+	apply(t, c, d, port("Port Release", 1))
+	active("1 released", 2, 1)
+	apply(t, c, d, port("Port Release", 3), port("Port Release", 3))
+	active("3 released", 1, 1)
+	apply(t, c, d, `{"fields":{"message":"Session End","session_id":"S",`+aliceTarget+`}}`)
+	active("session ended", 0, 0)
 }
 
 func TestExpireDropsStaleSessionsAndPorts(t *testing.T) {

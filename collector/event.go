@@ -72,7 +72,8 @@ type Event struct {
 	// Time is the operator's timestamp; zero when the record had none.
 	Time time.Time
 	// Labels holds the values of the configured label fields, in the order
-	// of LabelConfig.Names; set for the six functional events only.
+	// of LabelConfig.Names; set for the six functional events only. Apply
+	// keeps the slice for the series it creates: it must not change after.
 	Labels []string
 
 	SessionID string

@@ -45,15 +45,15 @@ type Family interface {
 	WriteExposition(w io.Writer, f Format) error
 }
 
-// exposedSeries is a series of an ownVec: a metric that can also append its
-// own exposition.
+// exposedSeries is the metric of a series of an ownVec, which writes its
+// value in each format; the labels are the series' and the family's.
 type exposedSeries interface {
-	prometheus.Metric
-	labelValues() []string
+	// writeValue sets out's value fields, for a family of type typ.
+	writeValue(out *dto.Metric, typ dto.MetricType)
 	// appendExposition appends its sample lines in a text format.
-	appendExposition(b []byte, f Format) []byte
+	appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte
 	// appendProtobuf appends its Metric message.
-	appendProtobuf(b []byte, sc *protoScratch) []byte
+	appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte
 }
 
 // flushSize is how many bytes WriteExposition gathers before each write.
@@ -65,9 +65,9 @@ func (v *ownVec[T]) Name() string { return v.labels.name }
 // WriteExposition implements Family.
 func (v *ownVec[T]) WriteExposition(w io.Writer, f Format) error {
 	v.mu.Lock()
-	series := make([]T, 0, len(v.series))
-	for _, s := range v.series {
-		series = append(series, s.metric)
+	series := make([]*child[T], 0, v.series.len())
+	for s := range v.series.all {
+		series = append(series, s)
 	}
 	v.mu.Unlock()
 	if len(series) == 0 {
@@ -76,10 +76,9 @@ func (v *ownVec[T]) WriteExposition(w io.Writer, f Format) error {
 	// A series' label values never change, and its value is read as a
 	// scrape reads it: the lock is not needed past the copy.
 	order := v.labels.order
-	slices.SortFunc(series, func(a, b T) int {
-		av, bv := a.labelValues(), b.labelValues()
+	slices.SortFunc(series, func(a, b *child[T]) int {
 		for _, j := range order {
-			if c := strings.Compare(av[j], bv[j]); c != 0 {
+			if c := strings.Compare(a.values[j], b.values[j]); c != 0 {
 				return c
 			}
 		}
@@ -90,7 +89,7 @@ func (v *ownVec[T]) WriteExposition(w io.Writer, f Format) error {
 	}
 	b := v.labels.appendHeader(make([]byte, 0, flushSize+4096), f)
 	for _, s := range series {
-		b = s.appendExposition(b, f)
+		b = s.metric.appendExposition(b, v.labels, s.values, f)
 		if len(b) >= flushSize {
 			if _, err := w.Write(b); err != nil {
 				return err
@@ -201,31 +200,27 @@ func appendCount(b []byte, n uint64, f Format) []byte {
 	return appendFloat(b, float64(n), f)
 }
 
-func (s *scalar) labelValues() []string { return s.values }
-
-func (s *scalar) appendExposition(b []byte, f Format) []byte {
-	b = s.labels.appendSeries(b, "", s.values, nil)
+func (s *scalar) appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte {
+	b = ls.appendSeries(b, "", values, nil)
 	return append(appendFloat(b, s.value(), f), '\n')
 }
 
-func (h *histogram) labelValues() []string { return h.values }
-
-func (h *histogram) appendExposition(b []byte, f Format) []byte {
+func (h *histogram) appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var le [32]byte
 	var cum uint64
 	for i, upper := range h.upper {
 		cum += h.buckets[i]
-		b = h.labels.appendSeries(b, "_bucket", h.values, appendFloat(le[:0], upper, f))
+		b = ls.appendSeries(b, "_bucket", values, appendFloat(le[:0], upper, f))
 		b = append(appendCount(b, cum, f), '\n')
 	}
 	if len(h.upper) == 0 || !math.IsInf(h.upper[len(h.upper)-1], +1) {
-		b = h.labels.appendSeries(b, "_bucket", h.values, appendFloat(le[:0], math.Inf(+1), f))
+		b = ls.appendSeries(b, "_bucket", values, appendFloat(le[:0], math.Inf(+1), f))
 		b = append(appendCount(b, h.count, f), '\n')
 	}
-	b = h.labels.appendSeries(b, "_sum", h.values, nil)
+	b = ls.appendSeries(b, "_sum", values, nil)
 	b = append(appendFloat(b, h.sum, f), '\n')
-	b = h.labels.appendSeries(b, "_count", h.values, nil)
+	b = ls.appendSeries(b, "_count", values, nil)
 	return append(appendCount(b, h.count, f), '\n')
 }

@@ -1,12 +1,12 @@
 package collector
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 )
@@ -44,15 +44,11 @@ type histogramVec = ownVec[*histogram]
 
 func newHistogramVec(name, help string, labels []string, buckets []float64) *histogramVec {
 	ls := newLabelSet(name, help, dto.MetricType_HISTOGRAM, labels)
-	return newOwnVec(ls, func(values []string) *histogram {
+	return newOwnVec(ls, func() *histogram {
 		return &histogram{
-			labels:  ls,
-			values:  values,
 			upper:   buckets,
 			buckets: make([]uint64, len(buckets)),
 			schema:  nativeSchema,
-			pos:     make(map[int]uint64),
-			neg:     make(map[int]uint64),
 		}
 	})
 }
@@ -61,22 +57,32 @@ func newHistogramVec(name, help string, labels []string, buckets []float64) *his
 // that halves its resolution rather than reset when it has too many buckets,
 // so that its counts stay exact.
 type histogram struct {
-	labels *labelSet
-	values []string // label values
-	upper  []float64
+	upper []float64
 
 	mu      sync.Mutex // Observe against Write from scrapes
 	buckets []uint64   // per classic bucket, not cumulative; +Inf is count minus their sum
 	count   uint64
 	sum     float64
 	schema  int32
-	zero    uint64         // observations within ±nativeZeroThreshold
-	pos     map[int]uint64 // native bucket key → count, positive observations
-	neg     map[int]uint64 // same for negative observations, by absolute value
+	zero    uint64        // observations within ±nativeZeroThreshold
+	pos     nativeBuckets // of positive observations
+	neg     nativeBuckets // of negative observations, by absolute value
 }
 
-// Desc implements prometheus.Metric.
-func (h *histogram) Desc() *prometheus.Desc { return h.labels.desc }
+// nativeBuckets are the populated native buckets of one sign, sorted by key.
+// A series has a few (one user's sessions on one target last alike), and a
+// map held them in over 200 bytes from the first.
+type nativeBuckets []NativeBucket
+
+// inc adds one to the bucket of key.
+func (bs nativeBuckets) inc(key int) nativeBuckets {
+	i, found := slices.BinarySearchFunc(bs, int32(key), func(b NativeBucket, k int32) int { return cmp.Compare(b.Key, k) })
+	if found {
+		bs[i].Count++
+		return bs
+	}
+	return slices.Insert(bs, i, NativeBucket{Key: int32(key), Count: 1})
+}
 
 // Observe implements prometheus.Observer.
 func (h *histogram) Observe(v float64) {
@@ -93,16 +99,16 @@ func (h *histogram) Observe(v float64) {
 	key := nativeKey(v, h.schema)
 	switch {
 	case v > nativeZeroThreshold:
-		h.pos[key]++
+		h.pos = h.pos.inc(key)
 	case v < -nativeZeroThreshold:
-		h.neg[key]++
+		h.neg = h.neg.inc(key)
 	default:
 		h.zero++
 	}
 	for len(h.pos)+len(h.neg) > nativeMaxBuckets && h.schema > nativeMinSchema {
 		h.schema--
-		h.pos = widen(h.pos)
-		h.neg = widen(h.neg)
+		h.pos = h.pos.widen()
+		h.neg = h.neg.widen()
 	}
 }
 
@@ -133,21 +139,26 @@ func nativeKey(v float64, schema int32) int {
 	return key
 }
 
-// widen merges buckets pairwise for the next lower schema: key k goes to
-// ceil(k/2).
-func widen(buckets map[int]uint64) map[int]uint64 {
-	out := make(map[int]uint64, len(buckets)/2+1)
-	for k, n := range buckets {
+// widen merges buckets pairwise for the next lower schema, in place: key k
+// goes to ceil(k/2), which keeps the order.
+func (bs nativeBuckets) widen() nativeBuckets {
+	out := bs[:0]
+	for _, b := range bs {
+		k := b.Key
 		if k > 0 {
 			k++
 		}
-		out[k/2] += n // Go's division truncates toward zero: ceil for k ≤ 0
+		k /= 2 // Go's division truncates toward zero: ceil for k ≤ 0
+		if n := len(out); n > 0 && out[n-1].Key == k {
+			out[n-1].Count += b.Count
+		} else {
+			out = append(out, NativeBucket{Key: k, Count: b.Count})
+		}
 	}
 	return out
 }
 
-// Write implements prometheus.Metric.
-func (h *histogram) Write(out *dto.Metric) error {
+func (h *histogram) writeValue(out *dto.Metric, _ dto.MetricType) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	his := &dto.Histogram{
@@ -166,23 +177,13 @@ func (h *histogram) Write(out *dto.Metric) error {
 	his.NegativeSpan, his.NegativeDelta = nativeSpans(h.neg)
 	his.PositiveSpan, his.PositiveDelta = nativeSpans(h.pos)
 	out.Histogram = his
-	out.Label = h.labels.pairs(h.values)
-	return nil
 }
 
 // nativeSpans encodes buckets as Prometheus' protobuf does, the way
 // client_golang does: spans of buckets, a gap of one or two empty buckets
 // filled in rather than starting a new span, and each count as the delta to
 // the previous one.
-func nativeSpans(buckets map[int]uint64) ([]*dto.BucketSpan, []int64) {
-	if len(buckets) == 0 {
-		return nil, nil
-	}
-	keys := make([]int, 0, len(buckets))
-	for k := range buckets {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+func nativeSpans(buckets nativeBuckets) ([]*dto.BucketSpan, []int64) {
 	var (
 		spans  []*dto.BucketSpan
 		deltas []int64
@@ -194,7 +195,8 @@ func nativeSpans(buckets map[int]uint64) ([]*dto.BucketSpan, []int64) {
 		deltas = append(deltas, n-prev)
 		prev = n
 	}
-	for i, k := range keys {
+	for i, b := range buckets {
+		k := int(b.Key)
 		gap := int32(k - next)
 		if i == 0 || gap > 2 {
 			spans = append(spans, &dto.BucketSpan{Offset: proto.Int32(gap), Length: proto.Uint32(0)})
@@ -203,7 +205,7 @@ func nativeSpans(buckets map[int]uint64) ([]*dto.BucketSpan, []int64) {
 				add(0)
 			}
 		}
-		add(int64(buckets[k]))
+		add(int64(b.Count))
 		next = k + 1
 	}
 	return spans, deltas

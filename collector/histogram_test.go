@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,8 +26,16 @@ func clientHistogram() prometheus.Histogram {
 	})
 }
 
-func ourHistogram() *histogram {
-	return newHistogramVec("h", "h", nil, sessionDurationBuckets).WithLabelValues()
+// ourHistogramSeries is the series of a histogram family without labels:
+// observed as the collector does, written as Collect hands it over.
+type ourHistogramSeries struct {
+	*histogram
+	prometheus.Metric
+}
+
+func ourHistogram() ourHistogramSeries {
+	v := newHistogramVec("h", "h", nil, sessionDurationBuckets)
+	return ourHistogramSeries{v.WithLabelValues(), labelledMetric(v)}
 }
 
 // writeHistogram returns the dto of m, without the created timestamp, which
@@ -129,9 +139,13 @@ func TestNativeHistogramCoarsens(t *testing.T) {
 	for _, v := range obs {
 		want[v > 0][nativeKey(v, s.Schema)]++
 	}
-	for sign, list := range map[bool][]NativeBucket{true: s.Positive, false: s.Negative} {
-		if got := nativeMap(list); !mapsEqual(got, want[sign]) {
-			t.Errorf("positive %v: buckets %v, want %v", sign, got, want[sign])
+	for sign, got := range map[bool][]NativeBucket{true: s.Positive, false: s.Negative} {
+		var wantList []NativeBucket // sorted by key, as the series keeps them
+		for _, k := range slices.Sorted(maps.Keys(want[sign])) {
+			wantList = append(wantList, NativeBucket{Key: int32(k), Count: want[sign][k]})
+		}
+		if !slices.Equal(got, wantList) {
+			t.Errorf("positive %v: buckets %v, want %v", sign, got, wantList)
 		}
 	}
 	if s.Count != uint64(len(obs)) || s.ZeroCount != 0 {
@@ -141,18 +155,6 @@ func TestNativeHistogramCoarsens(t *testing.T) {
 	if got, want := writeHistogram(t, h), writeHistogram(t, theirs); !proto.Equal(got, want) {
 		t.Errorf("differs from client_golang:\ngot  %s\nwant %s", prototext.Format(got), prototext.Format(want))
 	}
-}
-
-func mapsEqual(a, b map[int]uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestHistogramConcurrentWrite is for the race detector: scrapes write while

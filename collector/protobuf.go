@@ -36,7 +36,7 @@ type protoScratch struct{ metric, inner, leaf []byte }
 
 // writeProtobuf writes the family, whose series are sorted, as one
 // length-delimited MetricFamily.
-func (v *ownVec[T]) writeProtobuf(w io.Writer, series []T) error {
+func (v *ownVec[T]) writeProtobuf(w io.Writer, series []*child[T]) error {
 	ls := v.labels
 	fam := protowire.AppendTag(nil, familyName, protowire.BytesType)
 	fam = protowire.AppendString(fam, ls.name)
@@ -46,7 +46,7 @@ func (v *ownVec[T]) writeProtobuf(w io.Writer, series []T) error {
 	fam = protowire.AppendVarint(fam, uint64(ls.typ))
 	var sc protoScratch
 	for _, s := range series {
-		sc.metric = s.appendProtobuf(sc.metric[:0], &sc)
+		sc.metric = s.metric.appendProtobuf(sc.metric[:0], ls, s.values, &sc)
 		fam = protowire.AppendTag(fam, familyMetric, protowire.BytesType)
 		fam = protowire.AppendBytes(fam, sc.metric)
 	}
@@ -89,10 +89,10 @@ func appendUvarint(b []byte, num protowire.Number, v uint64) []byte {
 }
 
 // appendProtobuf appends the series' Metric message body.
-func (s *scalar) appendProtobuf(b []byte, sc *protoScratch) []byte {
-	b = s.labels.appendLabelPairs(b, s.values)
+func (s *scalar) appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte {
+	b = ls.appendLabelPairs(b, values)
 	sc.inner = appendDouble(sc.inner[:0], scalarValue, s.value())
-	if s.labels.typ != dto.MetricType_COUNTER {
+	if ls.typ != dto.MetricType_COUNTER {
 		return appendMessage(b, metricGauge, sc.inner)
 	}
 	// timestamppb.New's seconds and nanoseconds; proto3 leaves out zeros.
@@ -113,8 +113,8 @@ func (s *scalar) appendProtobuf(b []byte, sc *protoScratch) []byte {
 
 // appendProtobuf appends the series' Metric message body, as Write builds
 // it.
-func (h *histogram) appendProtobuf(b []byte, sc *protoScratch) []byte {
-	b = h.labels.appendLabelPairs(b, h.values)
+func (h *histogram) appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte {
+	b = ls.appendLabelPairs(b, values)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	in := appendUvarint(sc.inner[:0], histCount, h.count)
@@ -137,7 +137,7 @@ func (h *histogram) appendProtobuf(b []byte, sc *protoScratch) []byte {
 
 // appendSpans appends native buckets as their spans and then their deltas,
 // as nativeSpans computes them for Write.
-func (sc *protoScratch) appendSpans(b []byte, buckets map[int]uint64, spanField, deltaField protowire.Number) []byte {
+func (sc *protoScratch) appendSpans(b []byte, buckets nativeBuckets, spanField, deltaField protowire.Number) []byte {
 	spans, deltas := nativeSpans(buckets)
 	for _, sp := range spans {
 		sc.leaf = appendUvarint(sc.leaf[:0], spanOffset, protowire.EncodeZigZag(int64(sp.GetOffset())))

@@ -18,8 +18,9 @@ const OverflowValue = "__overflow__"
 // worst case: about ten capped families of 10,000 series each.
 const DefaultMaxSeries = 10000
 
-// keySep joins label values into a map key. Label values are valid UTF-8
-// (labelValue), in which the byte 0xff never occurs, so keys cannot collide.
+// keySep separates label values in a key or hash. Label values are valid
+// UTF-8 (labelValue), in which the byte 0xff never occurs, so keys cannot
+// collide.
 const keySep = 0xff
 
 // seriesMetrics are the self-metrics shared by every capped family.
@@ -53,7 +54,7 @@ func (m *seriesMetrics) collectors() []prometheus.Collector {
 // seriesState is what a capped family knows of one of its series.
 type seriesState struct {
 	values  []string
-	touched time.Time
+	touched int64 // Unix nanoseconds (unixNano); a time.Time would be 16 bytes more
 	// held is the value of a gauge series as this family set it: a gauge
 	// series that is not at zero is never expired, so that the decrement
 	// matching an increment always finds it.
@@ -67,6 +68,7 @@ type seriesState struct {
 type child[T any] struct {
 	seriesState
 	metric T
+	next   *child[T] // the next series of the same hash (seriesMap)
 }
 
 // cappedVec is one labelled metric family: it lets at most max label tuples
@@ -94,17 +96,29 @@ func newCappedVec[T exposedSeries](v *ownVec[T], fixed []bool, lim Limits, now f
 // would be a series past the cap, marked as touched now. values may be
 // scratch: a new series keeps a copy.
 func (c *cappedVec[T]) with(values ...string) *child[T] {
-	ch := c.lookup(values)
-	ch.touched = c.now()
+	ch := c.lookup(values, false)
+	ch.touched = c.now().UnixNano()
 	return ch
 }
 
-func (c *cappedVec[T]) lookup(values []string) *child[T] {
+// withOwn is with for values handed over: a new series keeps them rather
+// than a copy, so they must never change. An event's labels are, and the
+// families of one event then share them.
+func (c *cappedVec[T]) withOwn(values []string) *child[T] {
+	ch := c.lookup(values, true)
+	ch.touched = c.now().UnixNano()
+	return ch
+}
+
+func (c *cappedVec[T]) lookup(values []string, own bool) *child[T] {
 	if ch, ok := c.vec.find(values); ok {
 		return ch
 	}
 	if c.max <= 0 || c.normal < c.max {
-		ch := c.add(seriesState{values: append([]string(nil), values...)})
+		if !own {
+			values = append([]string(nil), values...)
+		}
+		ch := c.add(seriesState{values: values})
 		c.normal++
 		return ch
 	}
@@ -126,19 +140,8 @@ func (c *cappedVec[T]) lookup(values []string) *child[T] {
 // add creates the series of st.values, which c.vec.find was last given.
 func (c *cappedVec[T]) add(st seriesState) *child[T] {
 	ch := c.vec.add(st)
-	c.self.series.WithLabelValues(c.vec.Name()).Set(float64(len(c.vec.series)))
+	c.self.series.WithLabelValues(c.vec.Name()).Set(float64(c.vec.series.len()))
 	return ch
-}
-
-// appendSeriesKey appends the map key of a series' label values to key.
-func appendSeriesKey(key []byte, values []string) []byte {
-	for i, v := range values {
-		if i > 0 {
-			key = append(key, keySep)
-		}
-		key = append(key, v...)
-	}
-	return key
 }
 
 // expire deletes the series not touched for the TTL at now, and returns how
@@ -150,7 +153,7 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 	}
 	n := 0
 	c.vec.deleteIf(func(st *child[T]) bool {
-		if st.held != 0 || now.Sub(st.touched) < c.ttl {
+		if st.held != 0 || now.Sub(timeOfUnixNano(st.touched)) < c.ttl {
 			return false
 		}
 		// The metric goes with it: a series created again for these
@@ -163,7 +166,7 @@ func (c *cappedVec[T]) expire(now time.Time) int {
 	})
 	if n > 0 {
 		c.self.expired.WithLabelValues(c.vec.Name()).Add(float64(n))
-		c.self.series.WithLabelValues(c.vec.Name()).Set(float64(len(c.vec.series)))
+		c.self.series.WithLabelValues(c.vec.Name()).Set(float64(c.vec.series.len()))
 	}
 	return n
 }
@@ -177,8 +180,12 @@ type gaugeChild = *child[*scalar]
 
 // inc adds one to the series of values (or its overflow series) and returns
 // the series, which the matching dec must be given.
-func (g gaugeVec) inc(values ...string) gaugeChild {
-	ch := g.with(values...)
+func (g gaugeVec) inc(values ...string) gaugeChild { return g.hold(g.with(values...)) }
+
+// incOwn is inc for values handed over, as withOwn takes them.
+func (g gaugeVec) incOwn(values []string) gaugeChild { return g.hold(g.withOwn(values)) }
+
+func (g gaugeVec) hold(ch gaugeChild) gaugeChild {
 	ch.held++
 	ch.metric.Inc()
 	return ch
@@ -188,6 +195,22 @@ func (g gaugeVec) inc(values ...string) gaugeChild {
 // still exists: one that is held is never expired.
 func (g gaugeVec) dec(ch gaugeChild) {
 	ch.held--
-	ch.touched = g.now()
+	ch.touched = g.now().UnixNano()
 	ch.metric.Dec()
+}
+
+// unixNano returns t in Unix nanoseconds, and the zero time as 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// timeOfUnixNano is the inverse of unixNano.
+func timeOfUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }

@@ -185,8 +185,8 @@ func (c *Collector) capture() *State {
 		if sess.started {
 			ss.Active = ref(&sess.active.seriesState)
 		}
-		for key, st := range sess.ports {
-			ss.Ports = append(ss.Ports, PortState{Port: key.port, Mode: modeNames[key.mode], Series: ref(&st.seriesState)})
+		for _, p := range sess.ports {
+			ss.Ports = append(ss.Ports, PortState{Port: p.port, Mode: modeNames[p.mode], Series: ref(&p.series.seriesState)})
 		}
 		s.Sessions = append(s.Sessions, ss)
 	}
@@ -240,18 +240,18 @@ func (c *Collector) Restore(s *State) error {
 		c.m.series.overflow.WithLabelValues(fs.Name).Add(fs.Overflowed)
 		c.m.series.expired.WithLabelValues(fs.Name).Add(fs.Expired)
 	}
-	active, ports := c.m.sessionsActive.vec.series, c.m.portsActive.vec.series
+	active, ports := &c.m.sessionsActive.vec.series, &c.m.portsActive.vec.series
 	for _, ss := range s.Sessions {
 		sess := &session{started: ss.Started, since: ss.Since}
 		if ss.Started {
-			sess.active = active[seriesKey(ss.Active)]
+			sess.active = active.lookup(ss.Active)
+		}
+		if len(ss.Ports) > 0 {
+			sess.ports = make(heldPorts, 0, len(ss.Ports))
 		}
 		for _, p := range ss.Ports {
-			if sess.ports == nil {
-				sess.ports = make(map[portKey]gaugeChild, len(ss.Ports))
-			}
 			mode, _ := parseMode(p.Mode)
-			sess.ports[portKey{p.Port, mode}] = ports[seriesKey(p.Series)]
+			sess.ports = append(sess.ports, heldPort{portKey{p.Port, mode}, ports.lookup(p.Series)})
 		}
 		c.sessions[ss.ID] = sess
 	}
@@ -401,9 +401,20 @@ func checkCount(v float64) error {
 	return nil
 }
 
-// seriesKey is the map key of label values, as cappedVec makes it.
+// seriesKey is a map key of label values.
 func seriesKey(values []string) string {
 	return string(appendSeriesKey(nil, values))
+}
+
+// appendSeriesKey appends the map key of a series' label values to key.
+func appendSeriesKey(key []byte, values []string) []byte {
+	for i, v := range values {
+		if i > 0 {
+			key = append(key, keySep)
+		}
+		key = append(key, v...)
+	}
+	return key
 }
 
 // stateFamily saves and restores one capped family.
@@ -467,11 +478,11 @@ func (c *Collector) families() []stateFamily {
 func (f familyCodec[T]) name() string { return f.v.vec.Name() }
 
 func (f familyCodec[T]) snapshot(values map[*seriesState][]string) FamilyState {
-	fs := FamilyState{Name: f.v.vec.Name(), Series: make([]SeriesState, 0, len(f.v.vec.series))}
-	for _, ch := range f.v.vec.series {
+	fs := FamilyState{Name: f.v.vec.Name(), Series: make([]SeriesState, 0, f.v.vec.series.len())}
+	for ch := range f.v.vec.series.all {
 		v := slices.Clone(ch.values)
 		values[&ch.seriesState] = v
-		ss := SeriesState{Values: v, Overflow: ch.overflow, Touched: ch.touched, Held: ch.held}
+		ss := SeriesState{Values: v, Overflow: ch.overflow, Touched: timeOfUnixNano(ch.touched), Held: ch.held}
 		f.read(ch.metric, &ss)
 		fs.Series = append(fs.Series, ss)
 	}
@@ -511,6 +522,9 @@ func (f familyCodec[T]) checkSeries(ss *SeriesState) error {
 			return fmt.Errorf("overflow series with label value %q", v)
 		}
 	}
+	if y := ss.Touched.Year(); !ss.Touched.IsZero() && (y < 1678 || y > 2261) {
+		return fmt.Errorf("touched %v: outside the years 1678 to 2261 this exporter can hold", ss.Touched)
+	}
 	if f.kind != gaugeSeries && ss.Held != 0 {
 		return fmt.Errorf("held %d in a family that is not a gauge", ss.Held)
 	}
@@ -534,15 +548,15 @@ func (f familyCodec[T]) restore(fs *FamilyState) {
 	for i := range fs.Series {
 		ss := &fs.Series[i]
 		values := slices.Clone(ss.Values)
-		// find leaves the key add takes; check refused a series twice.
+		// find leaves the hash add takes; check refused a series twice.
 		f.v.vec.find(values)
-		ch := f.v.vec.add(seriesState{values: values, touched: ss.Touched, held: ss.Held, overflow: ss.Overflow})
+		ch := f.v.vec.add(seriesState{values: values, touched: unixNano(ss.Touched), held: ss.Held, overflow: ss.Overflow})
 		if !ch.overflow {
 			f.v.normal++
 		}
 		f.write(ch.metric, ss)
 	}
-	f.v.self.series.WithLabelValues(f.v.vec.Name()).Set(float64(len(f.v.vec.series)))
+	f.v.self.series.WithLabelValues(f.v.vec.Name()).Set(float64(f.v.vec.series.len()))
 }
 
 // state returns a copy of the series' state.
@@ -557,8 +571,8 @@ func (h *histogram) state() *HistogramState {
 		Schema:        h.schema,
 		ZeroThreshold: nativeZeroThreshold,
 		ZeroCount:     h.zero,
-		Positive:      nativeList(h.pos),
-		Negative:      nativeList(h.neg),
+		Positive:      slices.Clone(h.pos),
+		Negative:      slices.Clone(h.neg),
 	}
 }
 
@@ -568,7 +582,7 @@ func (h *histogram) setState(s *HistogramState) {
 	defer h.mu.Unlock()
 	h.count, h.sum, h.schema, h.zero = s.Count, s.Sum, s.Schema, s.ZeroCount
 	h.buckets = slices.Clone(s.Buckets)
-	h.pos, h.neg = nativeMap(s.Positive), nativeMap(s.Negative)
+	h.pos, h.neg = slices.Clone(s.Positive), slices.Clone(s.Negative)
 }
 
 // check returns why s is not a state this build's histogram could be in.
@@ -622,23 +636,6 @@ func sum(ns []uint64) (uint64, error) {
 		t += n
 	}
 	return t, nil
-}
-
-func nativeList(m map[int]uint64) []NativeBucket {
-	out := make([]NativeBucket, 0, len(m))
-	for k, n := range m {
-		out = append(out, NativeBucket{Key: int32(k), Count: n})
-	}
-	slices.SortFunc(out, func(a, b NativeBucket) int { return cmp.Compare(a.Key, b.Key) })
-	return out
-}
-
-func nativeMap(list []NativeBucket) map[int]uint64 {
-	out := make(map[int]uint64, len(list))
-	for _, b := range list {
-		out[int(b.Key)] = b.Count
-	}
-	return out
 }
 
 // metricValue is the value of a counter or gauge.

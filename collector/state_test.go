@@ -328,6 +328,9 @@ func TestRestoreRejectsInvalidStates(t *testing.T) {
 		"label value count": func(s *State) { v := &family(s, "mirrord_ports_active").Series[0]; v.Values = v.Values[1:] },
 		"infinite counter":  func(s *State) { family(s, "mirrord_sessions_started_total").Series[0].Value = new(math.Inf(1)) },
 		"gauge not held":    func(s *State) { *family(s, "mirrord_sessions_active").Series[0].Value += 1 },
+		"touched in 2300": func(s *State) {
+			family(s, "mirrord_ports_active").Series[0].Touched = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+		},
 		"bad overflow series": func(s *State) {
 			f := family(s, "mirrord_sessions_active")
 			for i := range f.Series {

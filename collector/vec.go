@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -23,20 +24,102 @@ import (
 // of it (child), so that one map serves the collector and the scrapes.
 type ownVec[T exposedSeries] struct {
 	labels *labelSet
-	// newSeries makes the series of values; values is the caller's, kept
-	// by the series.
-	newSeries func(values []string) T
+	// newSeries makes the metric of a new series, which holds only its
+	// value: its label values are the series' (child), its names and type
+	// the family's.
+	newSeries func() T
 
 	// series is changed only by the collector's goroutine, under mu; that
 	// goroutine reads it without mu. Scrapes (Collect, WriteExposition) only
 	// read it, under mu.
 	mu     sync.Mutex
-	series map[string]*child[T]
-	key    []byte // the key find made last; the collector's goroutine's
+	series seriesMap[T]
+	hash   uint64 // the hash find computed last; the collector's goroutine's
 }
 
-func newOwnVec[T exposedSeries](ls *labelSet, newSeries func([]string) T) *ownVec[T] {
-	return &ownVec[T]{labels: ls, newSeries: newSeries, series: make(map[string]*child[T])}
+func newOwnVec[T exposedSeries](ls *labelSet, newSeries func() T) *ownVec[T] {
+	return &ownVec[T]{labels: ls, newSeries: newSeries, series: newSeriesMap[T]()}
+}
+
+// seriesMap holds a family's series by a hash of their label values, the
+// few that share a hash chained through child.next. Keying them by their
+// joined values would keep a third copy of every value (the series and its
+// metric share one), a fifth of a large state's memory.
+type seriesMap[T any] struct {
+	seed  maphash.Seed
+	heads map[uint64]*child[T]
+	n     int
+}
+
+func newSeriesMap[T any]() seriesMap[T] {
+	return seriesMap[T]{seed: maphash.MakeSeed(), heads: make(map[uint64]*child[T])}
+}
+
+func (m *seriesMap[T]) hash(values []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	for _, v := range values {
+		h.WriteString(v)
+		h.WriteByte(keySep)
+	}
+	return h.Sum64()
+}
+
+// get returns the series of values, of hash h, or nil.
+func (m *seriesMap[T]) get(h uint64, values []string) *child[T] {
+	for ch := m.heads[h]; ch != nil; ch = ch.next {
+		if slices.Equal(ch.values, values) {
+			return ch
+		}
+	}
+	return nil
+}
+
+// lookup returns the series of values, or nil.
+func (m *seriesMap[T]) lookup(values []string) *child[T] {
+	return m.get(m.hash(values), values)
+}
+
+// put adds ch, of hash h, which get did not find.
+func (m *seriesMap[T]) put(h uint64, ch *child[T]) {
+	ch.next = m.heads[h]
+	m.heads[h] = ch
+	m.n++
+}
+
+// len returns the number of series.
+func (m *seriesMap[T]) len() int { return m.n }
+
+// all yields every series, in no order.
+func (m *seriesMap[T]) all(yield func(*child[T]) bool) {
+	for _, head := range m.heads {
+		for ch := head; ch != nil; ch = ch.next {
+			if !yield(ch) {
+				return
+			}
+		}
+	}
+}
+
+// deleteIf deletes the series for which drop reports true.
+func (m *seriesMap[T]) deleteIf(drop func(*child[T]) bool) {
+	for h, head := range m.heads {
+		kept := head
+		for link := &kept; *link != nil; {
+			if ch := *link; drop(ch) {
+				*link = ch.next
+				m.n--
+			} else {
+				link = &ch.next
+			}
+		}
+		switch {
+		case kept == nil:
+			delete(m.heads, h)
+		case kept != head:
+			m.heads[h] = kept
+		}
+	}
 }
 
 // labelSet is a family's description and label names, shared by its series,
@@ -88,26 +171,43 @@ func (v *ownVec[T]) Describe(ch chan<- *prometheus.Desc) { ch <- v.labels.desc }
 func (v *ownVec[T]) Collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, s := range v.series {
-		ch <- s.metric
+	for s := range v.series.all {
+		ch <- v.labelled(s)
 	}
 }
 
-// find returns the series of values if there is one, and keeps their key
+// labelled returns series s as client_golang's Gather wants it: a metric
+// that writes its labels too.
+func (v *ownVec[T]) labelled(s *child[T]) prometheus.Metric { return labelledSeries[T]{v.labels, s} }
+
+type labelledSeries[T exposedSeries] struct {
+	labels *labelSet
+	series *child[T]
+}
+
+func (m labelledSeries[T]) Desc() *prometheus.Desc { return m.labels.desc }
+
+func (m labelledSeries[T]) Write(out *dto.Metric) error {
+	out.Label = m.labels.pairs(m.series.values)
+	m.series.metric.writeValue(out, m.labels.typ)
+	return nil
+}
+
+// find returns the series of values if there is one, and keeps their hash
 // for add. The collector's goroutine only.
 func (v *ownVec[T]) find(values []string) (*child[T], bool) {
-	v.key = appendSeriesKey(v.key[:0], values)
-	s, ok := v.series[string(v.key)]
-	return s, ok
+	v.hash = v.series.hash(values)
+	s := v.series.get(v.hash, values)
+	return s, s != nil
 }
 
 // add creates the series of st.values, which find was last given and did
 // not find; the series keeps st.values, which the caller must not change
 // afterwards. The collector's goroutine only.
 func (v *ownVec[T]) add(st seriesState) *child[T] {
-	s := &child[T]{seriesState: st, metric: v.newSeries(st.values)}
+	s := &child[T]{seriesState: st, metric: v.newSeries()}
 	v.mu.Lock()
-	v.series[string(v.key)] = s
+	v.series.put(v.hash, s)
 	v.mu.Unlock()
 	return s
 }
@@ -117,11 +217,7 @@ func (v *ownVec[T]) add(st seriesState) *child[T] {
 func (v *ownVec[T]) deleteIf(drop func(*child[T]) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for k, s := range v.series {
-		if drop(s) {
-			delete(v.series, k)
-		}
-	}
+	v.series.deleteIf(drop)
 }
 
 // WithLabelValues returns the series of values, creating it; a new series
@@ -150,8 +246,8 @@ func newScalarVec(name, help string, labels []string, kind prometheus.ValueType,
 		typ = dto.MetricType_COUNTER
 	}
 	ls := newLabelSet(name, help, typ, labels)
-	return newOwnVec(ls, func(values []string) *scalar {
-		s := &scalar{labels: ls, values: values}
+	return newOwnVec(ls, func() *scalar {
+		s := &scalar{}
 		if kind == prometheus.CounterValue {
 			s.created = now().UnixNano()
 		}
@@ -159,12 +255,10 @@ func newScalarVec(name, help string, labels []string, kind prometheus.ValueType,
 	})
 }
 
-// scalar is one counter or gauge series, as its family's type says. Only
-// the collector's goroutine changes it, so an update is a load and a store;
-// scrapes read it atomically.
+// scalar is the value of one counter or gauge series, as its family's type
+// says. Only the collector's goroutine changes it, so an update is a load
+// and a store; scrapes read it atomically.
 type scalar struct {
-	labels  *labelSet
-	values  []string
 	created int64 // Unix nanoseconds; counters only
 	bits    atomic.Uint64
 }
@@ -183,17 +277,11 @@ func (s *scalar) Dec() { s.Add(-1) }
 // Set sets a gauge to v.
 func (s *scalar) Set(v float64) { s.bits.Store(math.Float64bits(v)) }
 
-// Desc implements prometheus.Metric.
-func (s *scalar) Desc() *prometheus.Desc { return s.labels.desc }
-
-// Write implements prometheus.Metric.
-func (s *scalar) Write(out *dto.Metric) error {
+func (s *scalar) writeValue(out *dto.Metric, typ dto.MetricType) {
 	v := s.value()
-	out.Label = s.labels.pairs(s.values)
-	if s.labels.typ == dto.MetricType_COUNTER {
+	if typ == dto.MetricType_COUNTER {
 		out.Counter = &dto.Counter{Value: &v, CreatedTimestamp: timestamppb.New(time.Unix(0, s.created))}
 	} else {
 		out.Gauge = &dto.Gauge{Value: &v}
 	}
-	return nil
 }

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,13 +25,14 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 	created := time.Date(2026, 8, 17, 10, 0, 0, 123, time.UTC)
 	clock := func() time.Time { return created }
 
-	ours := newScalarVec("c_total", "help", labels, prometheus.CounterValue, clock).WithLabelValues(values...)
+	oursVec := newScalarVec("c_total", "help", labels, prometheus.CounterValue, clock)
+	ours := oursVec.WithLabelValues(values...)
 	ours.Inc()
 	ours.Add(2.5)
 	theirs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "c_total", Help: "help"}, labels).WithLabelValues(values...)
 	theirs.Inc()
 	theirs.Add(2.5)
-	got, want := writeMetric(t, ours), writeMetric(t, theirs)
+	got, want := writeMetric(t, labelledMetric(oursVec, values...)), writeMetric(t, theirs)
 	if ts := got.GetCounter().GetCreatedTimestamp().AsTime(); !ts.Equal(created) {
 		t.Errorf("created %v, want the clock's %v", ts, created)
 	}
@@ -38,7 +41,8 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 		t.Errorf("counter:\n%s\nclient_golang's:\n%s", prototext.Format(got), prototext.Format(want))
 	}
 
-	gauge := newScalarVec("g", "help", labels, prometheus.GaugeValue, clock).WithLabelValues(values...)
+	gaugeVec := newScalarVec("g", "help", labels, prometheus.GaugeValue, clock)
+	gauge := gaugeVec.WithLabelValues(values...)
 	theirGauge := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g", Help: "help"}, labels).WithLabelValues(values...)
 	for _, m := range []interface{ Inc() }{gauge, theirGauge} {
 		m.Inc()
@@ -46,7 +50,7 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 	}
 	gauge.Dec()
 	theirGauge.Dec()
-	if got, want := writeMetric(t, gauge), writeMetric(t, theirGauge); !proto.Equal(got, want) {
+	if got, want := writeMetric(t, labelledMetric(gaugeVec, values...)), writeMetric(t, theirGauge); !proto.Equal(got, want) {
 		t.Errorf("gauge:\n%s\nclient_golang's:\n%s", prototext.Format(got), prototext.Format(want))
 	}
 	gauge.Set(7)
@@ -80,8 +84,8 @@ func TestOwnVecSeries(t *testing.T) {
 		}()
 		v.WithLabelValues("x")
 	}()
-	plain := newScalarVec("g", "help", nil, prometheus.GaugeValue, time.Now).WithLabelValues()
-	if m := writeMetric(t, plain); len(m.Label) != 0 {
+	plain := newScalarVec("g", "help", nil, prometheus.GaugeValue, time.Now)
+	if m := writeMetric(t, labelledMetric(plain)); len(m.Label) != 0 {
 		t.Errorf("labels %v on a family without labels", m.Label)
 	}
 }
@@ -146,6 +150,14 @@ func gatherWhile(t *testing.T, c Family, update func(i int)) {
 	wg.Wait()
 }
 
+// labelledMetric returns the series of values, made if new, as Collect
+// hands it to client_golang.
+func labelledMetric[T exposedSeries](v *ownVec[T], values ...string) prometheus.Metric {
+	v.WithLabelValues(values...)
+	s, _ := v.find(values)
+	return v.labelled(s)
+}
+
 func writeMetric(t *testing.T, m prometheus.Metric) *dto.Metric {
 	t.Helper()
 	var d dto.Metric
@@ -153,4 +165,44 @@ func writeMetric(t *testing.T, m prometheus.Metric) *dto.Metric {
 		t.Fatal(err)
 	}
 	return &d
+}
+
+// TestSeriesMapChainsCollisions: series that share a hash are all found,
+// listed and deleted one by one, whatever their place in the chain.
+func TestSeriesMapChainsCollisions(t *testing.T) {
+	m := newSeriesMap[int]()
+	const h = 42 // one hash for all: as if every value collided
+	var values [][]string
+	for i := range 5 {
+		v := []string{strconv.Itoa(i)}
+		values = append(values, v)
+		m.put(h, &child[int]{seriesState: seriesState{values: v}, metric: i})
+	}
+	m.put(h+1, &child[int]{seriesState: seriesState{values: []string{"other"}}, metric: 9})
+	for i, v := range values {
+		if ch := m.get(h, v); ch == nil || ch.metric != i {
+			t.Fatalf("get %v: %v", v, ch)
+		}
+	}
+	if m.get(h, []string{"other"}) != nil || m.get(h+1, []string{"other"}) == nil {
+		t.Fatal("a series found under another hash, or not under its own")
+	}
+	for _, drop := range []int{2, 4, 0} { // middle, head, tail of the chain
+		m.deleteIf(func(ch *child[int]) bool { return ch.metric == drop })
+		if m.get(h, values[drop]) != nil {
+			t.Fatalf("series %d still there", drop)
+		}
+	}
+	var left []int
+	for ch := range m.all {
+		left = append(left, ch.metric)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []int{1, 3, 9}) || m.len() != 3 {
+		t.Fatalf("left %v (len %d), want [1 3 9]", left, m.len())
+	}
+	m.deleteIf(func(*child[int]) bool { return true })
+	if m.len() != 0 || len(m.heads) != 0 {
+		t.Fatalf("%d series, %d heads after deleting all", m.len(), len(m.heads))
+	}
 }
