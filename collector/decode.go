@@ -2,7 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,8 @@ type Decoder struct {
 	inFields bool
 	text     []byte // a plain-text record without its colours
 	strings  labelStrings
+	values   []string // label values before labelTuples
+	tuples   labelTuples
 }
 
 // NewDecoder returns a Decoder that fills Event.Labels for the given labels.
@@ -233,7 +237,8 @@ func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
 		return false, reason
 	}
 	if ev.Kind.functional() {
-		ev.Labels = f.labels(d.labels)
+		d.values = f.labels(d.labels, d.values)
+		ev.Labels = d.tuples.get(d.values)
 	}
 	return true, ReasonNone
 }
@@ -425,10 +430,47 @@ func (t *labelStrings) get(b []byte) string {
 	return s
 }
 
-// labels returns the configured label values. target_type and target_name
-// fall back to the documented "target" string when the record has neither.
-func (f eventFields) labels(cfg LabelConfig) []string {
-	out := make([]string, len(cfg.names))
+// labelTuples hands out the same slice for label values seen before, as
+// labelStrings does for each value: the series of an event keep its labels
+// (Event.Labels), so that every family's series of one user and target then
+// hold one slice between them.
+type labelTuples struct {
+	seed maphash.Seed
+	m    map[uint64][]string
+}
+
+// maxLabelTuples bounds the table: when full it starts afresh.
+const maxLabelTuples = 8192
+
+// get returns values, or the same values handed out before, in a slice the
+// caller must not change.
+func (t *labelTuples) get(values []string) []string {
+	if t.m == nil || len(t.m) >= maxLabelTuples {
+		if t.m == nil {
+			t.seed = maphash.MakeSeed()
+		}
+		t.m = make(map[uint64][]string, 64)
+	}
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	for _, v := range values {
+		h.WriteString(v)
+		h.WriteByte(keySep)
+	}
+	key := h.Sum64()
+	if seen, ok := t.m[key]; ok && slices.Equal(seen, values) {
+		return seen
+	}
+	tuple := slices.Clone(values)
+	t.m[key] = tuple // a different tuple of the same hash makes way
+	return tuple
+}
+
+// labels returns the configured label values, in buf's array when it is
+// large enough. target_type and target_name fall back to the documented
+// "target" string when the record has neither.
+func (f eventFields) labels(cfg LabelConfig, buf []string) []string {
+	out := slices.Grow(buf[:0], len(cfg.names))[:len(cfg.names)]
 	var derivedType, derivedName string
 	derived := false
 	for i, name := range cfg.names {

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -33,6 +35,32 @@ func TestLabelStringsBounded(t *testing.T) {
 		ls.get([]byte(strings.Repeat("u", 1+i%300) + string(rune('a'+i%26)) + string(rune(i))))
 		if len(ls.m) > maxLabelStrings {
 			t.Fatalf("%d strings kept, more than %d", len(ls.m), maxLabelStrings)
+		}
+	}
+}
+
+// TestLabelTuplesShareRepeatedValues: the same label values come back in the
+// slice handed out before, never in the caller's scratch; others in their
+// own; the table stays bounded and correct past its bound.
+func TestLabelTuplesShareRepeatedValues(t *testing.T) {
+	var lt labelTuples
+	scratch := []string{"alice", "shop"}
+	a := lt.get(scratch)
+	scratch[0] = "bob"
+	b := lt.get(scratch)
+	if a[0] != "alice" || b[0] != "bob" || &a[0] == &scratch[0] || &b[0] == &scratch[0] {
+		t.Fatalf("got %q and %q: the caller's scratch was kept", a, b)
+	}
+	if again := lt.get([]string{"alice", "shop"}); &again[0] != &a[0] {
+		t.Error("repeated values were handed out in a new slice")
+	}
+	for i := range 3 * maxLabelTuples {
+		v := []string{strconv.Itoa(i), "t"}
+		if got := lt.get(v); !slices.Equal(got, v) {
+			t.Fatalf("get(%q) = %q", v, got)
+		}
+		if len(lt.m) > maxLabelTuples {
+			t.Fatalf("%d tuples kept, more than %d", len(lt.m), maxLabelTuples)
 		}
 	}
 }
