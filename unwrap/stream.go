@@ -3,6 +3,8 @@ package unwrap
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/jsonstring"
 )
 
 // Status tells what Push did with a line.
@@ -212,6 +214,18 @@ func (s *Stream) trySkip(line []byte) (st Status, done bool) {
 	if end-2-len(dockerHead) > s.max || !s.SkipRecord(line[len(dockerHead):end]) {
 		return 0, false
 	}
+	if stream, ok := dockerTailAsWritten(line[end:]); ok {
+		// The line is {"log":"…","stream":"…","time":"…"} exactly, as
+		// Docker writes it: if the "log" string is valid and ends at end,
+		// scanDockerEscaped would find what checkLog finds, for more work.
+		var d dockerFields
+		if logEnd, ok := checkLog(line, len(dockerHead), &d); ok && logEnd == end && !d.logBad {
+			if d.final && !d.logU && s.joins[0][stream].state == idle {
+				return Skipped, true
+			}
+			return 0, false
+		}
+	}
 	d, ok := scanDockerEscaped(line)
 	if !ok || d.logBad {
 		return Invalid, true
@@ -238,6 +252,27 @@ func finalLogEnd(line []byte) int {
 		return -1
 	}
 	return from + k + 2
+}
+
+// dockerTailAsWritten reports whether tail, which starts at the closing quote
+// of a "log" string, is the rest of a line as Docker writes it:
+// ","stream":"stdout" (or stderr),"time":"…"} with a time of plain bytes
+// (no quote, backslash or control character), nothing after. It returns the
+// stream.
+func dockerTailAsWritten(tail []byte) (streamID, bool) {
+	const streamKey, timeKey = `","stream":"`, `","time":"`
+	if len(tail) < len(streamKey)+len("stdout")+len(timeKey)+2 || string(tail[:len(streamKey)]) != streamKey {
+		return 0, false
+	}
+	tail = tail[len(streamKey):]
+	stream, ok := parseStreamName(tail[:len("stdout")])
+	tail = tail[len("stdout"):]
+	if !ok || string(tail[:len(timeKey)]) != timeKey {
+		return 0, false
+	}
+	t := tail[len(timeKey):]
+	n := jsonstring.Stop(t)
+	return stream, n == len(t)-2 && string(t[n:]) == `"}`
 }
 
 // part adds one part of a record to j and returns the record if final.

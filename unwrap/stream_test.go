@@ -550,7 +550,13 @@ func TestSkipRecord(t *testing.T) {
 		// end, which is not the "log" that counts.
 		"two logs":           {line: `{"log":"{\"a\":1}\n","stream":"stdout","log":"{}\n","time":"` + ts + `"}`, want: Record},
 		"log not at the end": {line: `{"log":"{}\n","time":"` + ts + `","x":"` + strings.Repeat("x", 64) + `","stream":"stdout"}`, want: Record},
-		"over the limit":     {max: 3, line: dockerLine(`{\"\"}\n`, "stdout"), want: TooLong},
+		// The line's end is as Docker writes it, but the "log" ends earlier.
+		"earlier key ending in \\n": {line: `{"log":"{}\n","x":"{}\n","stream":"stdout","time":"` + ts + `"}`, want: Record},
+		// Not as Docker writes it, yet valid: the full scan skips it.
+		"escaped time":     {line: `{"log":"{\"a\":1}\n","stream":"stderr","time":"\u0032` + ts[5:] + `"}`, want: Skipped, offer: `{\"a\":1}\n`},
+		"space at the end": {line: dockerLine(`{}\n`, "stderr") + " ", want: Skipped, offer: `{}\n`},
+		"bad stream":       {line: dockerLine(`{}\n`, "stdin"), want: Invalid},
+		"over the limit":   {max: 3, line: dockerLine(`{\"\"}\n`, "stdout"), want: TooLong},
 		// Escaped, 8 bytes less the \n: not offered, since only the
 		// unescaped record tells whether it is within the limit.
 		"within the limit unescaped": {max: 5, line: dockerLine(`{\"\"}\n`, "stdout"), want: Record},
