@@ -81,9 +81,8 @@ type heldPort struct {
 	series gaugeChild
 }
 
-// heldPorts are a session's ports. A session holds a handful, so a slice
-// searched in order costs a fraction of a map's memory (a map is over 200
-// bytes at its first entry) for the same speed.
+// heldPorts are a session's ports, searched in order: a session holds a
+// handful, and a map would cost over 200 bytes from its first.
 type heldPorts []heldPort
 
 // index returns the position of key in ps, or -1.

@@ -451,13 +451,7 @@ func (t *labelTuples) get(values []string) []string {
 		}
 		t.m = make(map[uint64][]string, 64)
 	}
-	var h maphash.Hash
-	h.SetSeed(t.seed)
-	for _, v := range values {
-		h.WriteString(v)
-		h.WriteByte(keySep)
-	}
-	key := h.Sum64()
+	key := hashValues(t.seed, values)
 	if seen, ok := t.m[key]; ok && slices.Equal(seen, values) {
 		return seen
 	}

@@ -42,9 +42,9 @@ func newOwnVec[T exposedSeries](ls *labelSet, newSeries func() T) *ownVec[T] {
 }
 
 // seriesMap holds a family's series by a hash of their label values, the
-// few that share a hash chained through child.next. Keying them by their
-// joined values would keep a third copy of every value (the series and its
-// metric share one), a fifth of a large state's memory.
+// few that share a hash chained through child.next. Keyed by their joined
+// values, every series would keep its values twice, once in the key string:
+// a fifth of a large state's memory.
 type seriesMap[T any] struct {
 	seed  maphash.Seed
 	heads map[uint64]*child[T]
@@ -55,9 +55,12 @@ func newSeriesMap[T any]() seriesMap[T] {
 	return seriesMap[T]{seed: maphash.MakeSeed(), heads: make(map[uint64]*child[T])}
 }
 
-func (m *seriesMap[T]) hash(values []string) uint64 {
+func (m *seriesMap[T]) hash(values []string) uint64 { return hashValues(m.seed, values) }
+
+// hashValues hashes label values with seed.
+func hashValues(seed maphash.Seed, values []string) uint64 {
 	var h maphash.Hash
-	h.SetSeed(m.seed)
+	h.SetSeed(seed)
 	for _, v := range values {
 		h.WriteString(v)
 		h.WriteByte(keySep)
