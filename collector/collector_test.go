@@ -136,6 +136,37 @@ mirrord_ports_active{client_name="Alice",client_user="alice",mode="steal",target
 	active("session ended", 0, 0)
 }
 
+// TestFamiliesShareLabelValues: the series of one user and target in the
+// families labelled with an event's labels alone hold one slice of label
+// values, though each came from another event.
+func TestFamiliesShareLabelValues(t *testing.T) {
+	c, d, _ := newTestCollector(t, 0)
+	apply(t, c, d,
+		`{"fields":{"message":"Session Start","session_id":"S",`+aliceTarget+`}}`,
+		`{"fields":{"message":"Port Mirror","session_id":"S","port":1,`+aliceTarget+`}}`,
+		`{"fields":{"message":"Port Release","session_id":"S","port":1,`+aliceTarget+`}}`,
+		`{"fields":{"message":"Session End","session_id":"S","session_duration":3,`+aliceTarget+`}}`,
+	)
+	var ev Event
+	if ok, _ := d.Decode([]byte(`{"fields":{"message":"Session Start","session_id":"T",`+aliceTarget+`}}`), &ev); !ok {
+		t.Fatal("not decoded")
+	}
+	var first []string
+	for _, v := range []interface{ valuesOf([]string) []string }{
+		c.m.sessionsStarted, c.m.sessionsActive, c.m.portsMirrored, c.m.portsReleased, c.m.sessionsEnded, c.m.sessionDuration,
+	} {
+		got := v.valuesOf(ev.Labels)
+		switch {
+		case got == nil:
+			t.Fatal("no series for alice")
+		case first == nil:
+			first = got
+		case &got[0] != &first[0]:
+			t.Errorf("values %q in a slice of their own", got)
+		}
+	}
+}
+
 func TestExpireDropsStaleSessionsAndPorts(t *testing.T) {
 	c, d, reg := newTestCollector(t, time.Hour)
 	apply(t, c, d,

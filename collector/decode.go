@@ -41,7 +41,7 @@ type Decoder struct {
 	inFields bool
 	text     []byte // a plain-text record without its colours
 	strings  labelStrings
-	values   []string // label values before labelTuples
+	values   []string // scratch for labels
 	tuples   labelTuples
 }
 
@@ -431,33 +431,27 @@ func (t *labelStrings) get(b []byte) string {
 }
 
 // labelTuples hands out the same slice for label values seen before, as
-// labelStrings does for each value: the series of an event keep its labels
-// (Event.Labels), so that every family's series of one user and target then
-// hold one slice between them.
+// labelStrings does for each value, from a table of fixed size that a tuple
+// of the same hash takes over: an event whose user and target came before
+// then costs no allocation.
 type labelTuples struct {
-	seed maphash.Seed
-	m    map[uint64][]string
+	seed  maphash.Seed
+	slots [][]string
 }
 
-// maxLabelTuples bounds the table: when full it starts afresh.
-const maxLabelTuples = 8192
+// labelTupleSlots is the size of the table, a power of two.
+const labelTupleSlots = 4096
 
-// get returns values, or the same values handed out before, in a slice the
-// caller must not change.
+// get returns a slice holding values, which the caller must not change.
 func (t *labelTuples) get(values []string) []string {
-	if t.m == nil || len(t.m) >= maxLabelTuples {
-		if t.m == nil {
-			t.seed = maphash.MakeSeed()
-		}
-		t.m = make(map[uint64][]string, 64)
+	if t.slots == nil {
+		t.seed, t.slots = maphash.MakeSeed(), make([][]string, labelTupleSlots)
 	}
-	key := hashValues(t.seed, values)
-	if seen, ok := t.m[key]; ok && slices.Equal(seen, values) {
-		return seen
+	slot := &t.slots[hashValues(t.seed, values)&(labelTupleSlots-1)]
+	if *slot == nil || !slices.Equal(*slot, values) {
+		*slot = slices.Clone(values)
 	}
-	tuple := slices.Clone(values)
-	t.m[key] = tuple // a different tuple of the same hash makes way
-	return tuple
+	return *slot
 }
 
 // labels returns the configured label values, in buf's array when it is

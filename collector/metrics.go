@@ -162,6 +162,23 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	for k := SessionStart; k < kindCount; k++ {
 		m.byKind[k] = m.events.WithLabelValues(k.String())
 	}
+	// The families labelled with an event's labels alone give a new series
+	// the values of a series of the same user and target in any of them:
+	// one slice for all.
+	byLabels := []func([]string) []string{
+		m.sessionsStarted.valuesOf, m.sessionsEnded.valuesOf, m.sessionDuration.valuesOf,
+		m.sessionsActive.valuesOf, m.portsMirrored.valuesOf, m.portsReleased.valuesOf,
+	}
+	shared := func(values []string) []string {
+		for _, valuesOf := range byLabels {
+			if v := valuesOf(values); v != nil {
+				return v
+			}
+		}
+		return values
+	}
+	m.sessionsStarted.shared, m.sessionsEnded.shared, m.sessionDuration.shared = shared, shared, shared
+	m.sessionsActive.shared, m.portsMirrored.shared, m.portsReleased.shared = shared, shared, shared
 	m.families = []Family{
 		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
 		raw.portsStolen, raw.portsMirrored, raw.portsReleased, raw.portsActive, raw.targetsCopied,

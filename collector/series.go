@@ -83,6 +83,10 @@ type cappedVec[T exposedSeries] struct {
 	now    func() time.Time
 	normal int // series that are not overflow series
 	self   *seriesMetrics
+	// shared returns the values a new series of values handed over
+	// (withOwn) keeps: those of an existing series of the same values in
+	// a sibling family, or values. Nil: values.
+	shared func(values []string) []string
 }
 
 func newCappedVec[T exposedSeries](v *ownVec[T], fixed []bool, lim Limits, now func() time.Time, self *seriesMetrics) *cappedVec[T] {
@@ -101,9 +105,9 @@ func (c *cappedVec[T]) with(values ...string) *child[T] {
 	return ch
 }
 
-// withOwn is with for values handed over: a new series keeps them rather
-// than a copy, so they must never change. An event's labels are, and the
-// families of one event then share them.
+// withOwn is with for values handed over: a new series keeps them (or what
+// shared gives) rather than a copy, so they must never change. An event's
+// labels are.
 func (c *cappedVec[T]) withOwn(values []string) *child[T] {
 	ch := c.lookup(values, true)
 	ch.touched = c.now().UnixNano()
@@ -115,8 +119,11 @@ func (c *cappedVec[T]) lookup(values []string, own bool) *child[T] {
 		return ch
 	}
 	if c.max <= 0 || c.normal < c.max {
-		if !own {
+		switch {
+		case !own:
 			values = append([]string(nil), values...)
+		case c.shared != nil:
+			values = c.shared(values)
 		}
 		ch := c.add(seriesState{values: values})
 		c.normal++
@@ -135,6 +142,14 @@ func (c *cappedVec[T]) lookup(values []string, own bool) *child[T] {
 		return ch
 	}
 	return c.add(seriesState{values: over, overflow: true})
+}
+
+// valuesOf returns the label values of the series of values, or nil.
+func (c *cappedVec[T]) valuesOf(values []string) []string {
+	if ch := c.vec.series.lookup(values); ch != nil {
+		return ch.values
+	}
+	return nil
 }
 
 // add creates the series of st.values, which c.vec.find was last given.
