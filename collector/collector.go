@@ -45,7 +45,7 @@ type Limits struct {
 // concurrently, which client_golang and ownVec make safe.
 type Collector struct {
 	m        *metrics
-	labels   []string // the configured label names, which a restored State must have
+	labels   []string // the configured label names, which a restored Snapshot must have
 	maxAge   time.Duration
 	now      func() time.Time
 	sessions map[string]*session

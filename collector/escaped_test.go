@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
 // escapedForm is a record r written as the content of a JSON string, as

@@ -10,7 +10,7 @@ import "time"
 // covers exactly what they sent. The state is not sorted (State.Sort), so
 // that the pause is no longer than the copy. Run is the one goroutine that
 // owns the Collector's state; nil ticks or snapshots are never ready.
-func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <-chan chan<- *State) {
+func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <-chan chan<- *Snapshot) {
 	for {
 		select {
 		case ev, ok := <-events:

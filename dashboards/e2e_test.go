@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
 
 // substitutions stand for Grafana's variables: "All" of every template

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
-	"github.com/mirrord-exporter/mirrord-exporter/source"
+	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -120,7 +120,7 @@ func New(cfg Config) (*Pipeline, error) {
 
 // NewSink returns the Sink for one stream; input is the --log.path value
 // the stream came from and name the file (or "-").
-func (p *Pipeline) NewSink(input, name string) source.Sink {
+func (p *Pipeline) NewSink(input, name string) input.Sink {
 	s := &sink{
 		p:     p,
 		name:  name,

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 

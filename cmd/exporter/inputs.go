@@ -9,9 +9,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mirrord-exporter/mirrord-exporter/checkpoint"
-	"github.com/mirrord-exporter/mirrord-exporter/podlogs"
-	"github.com/mirrord-exporter/mirrord-exporter/source"
+	"github.com/mirrord-exporter/mirrord-exporter/input"
+	"github.com/mirrord-exporter/mirrord-exporter/input/file"
+	"github.com/mirrord-exporter/mirrord-exporter/input/kube"
 )
 
 // kubernetesOptions are the flags of the Kubernetes API source.
@@ -27,25 +27,25 @@ func addKubernetesFlags(app *kingpin.Application) *kubernetesOptions {
 	k := &kubernetesOptions{}
 	app.Flag("kubernetes", "Follow the operator pods' logs through the Kubernetes API (beside any --log.path).").BoolVar(&k.enabled)
 	app.Flag("kubernetes.kubeconfig", "Kubeconfig to use; empty means the in-cluster config, else $KUBECONFIG, else ~/.kube/config.").StringVar(&k.kubeconfig)
-	app.Flag("kubernetes.namespace", "Namespace of the mirrord operator.").Default(podlogs.DefaultNamespace).StringVar(&k.namespace)
-	app.Flag("kubernetes.label-selector", "Label selector of the operator's pods.").Default(podlogs.DefaultLabelSelector).StringVar(&k.labelSelector)
-	app.Flag("kubernetes.container", "Container whose log is read.").Default(podlogs.DefaultContainer).StringVar(&k.container)
+	app.Flag("kubernetes.namespace", "Namespace of the mirrord operator.").Default(kube.DefaultNamespace).StringVar(&k.namespace)
+	app.Flag("kubernetes.label-selector", "Label selector of the operator's pods.").Default(kube.DefaultLabelSelector).StringVar(&k.labelSelector)
+	app.Flag("kubernetes.container", "Container whose log is read.").Default(kube.DefaultContainer).StringVar(&k.container)
 	return k
 }
 
 // inputs are the enabled sources of log lines.
 type inputs struct {
-	files *source.Manager   // nil without --log.path
-	pods  *podlogs.Follower // nil without --kubernetes
+	files *file.Manager  // nil without --log.path
+	pods  *kube.Follower // nil without --kubernetes
 }
 
 // positions are where the inputs resume, from the state file.
 type positions struct {
-	files []source.FilePosition
-	pods  []podlogs.Position
+	files []file.FilePosition
+	pods  []kube.Position
 }
 
-func newInputs(o *options, newSink func(input, name string) source.Sink, gate *checkpoint.Gate, resume positions, logger log.Logger, reg prometheus.Registerer) (inputs, error) {
+func newInputs(o *options, newSink func(input, name string) input.Sink, gate *input.Gate, resume positions, logger log.Logger, reg prometheus.Registerer) (inputs, error) {
 	var in inputs
 	switch {
 	case len(o.paths) == 0 && !o.kubernetes.enabled:
@@ -54,7 +54,7 @@ func newInputs(o *options, newSink func(input, name string) source.Sink, gate *c
 		return in, errors.New("--once reads saved logs to their end; it cannot follow --kubernetes")
 	}
 	if len(o.paths) > 0 {
-		files, err := source.New(source.Config{
+		files, err := file.New(file.Config{
 			Paths:          o.paths,
 			FromEnd:        o.from == "end",
 			MaxLineBytes:   int(o.maxLineBytes),
@@ -74,7 +74,7 @@ func newInputs(o *options, newSink func(input, name string) source.Sink, gate *c
 		in.files = files
 	}
 	if o.kubernetes.enabled {
-		pods, err := podlogs.New(podlogs.Config{
+		pods, err := kube.New(kube.Config{
 			Kubeconfig:    o.kubernetes.kubeconfig,
 			Namespace:     o.kubernetes.namespace,
 			LabelSelector: o.kubernetes.labelSelector,

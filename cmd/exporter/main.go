@@ -24,10 +24,10 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/mirrord-exporter/mirrord-exporter/checkpoint"
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
-	"github.com/mirrord-exporter/mirrord-exporter/state"
+	"github.com/mirrord-exporter/mirrord-exporter/input"
+	"github.com/mirrord-exporter/mirrord-exporter/statefile"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -219,9 +219,9 @@ type pipeline struct {
 
 	// With a state file: the gate the inputs deliver through, the
 	// collector's snapshot requests, and the saver.
-	gate      *checkpoint.Gate
-	snapshots chan chan<- *collector.State
-	saver     *state.Saver
+	gate      *input.Gate
+	snapshots chan chan<- *collector.Snapshot
+	saver     *statefile.Saver
 }
 
 // newPipeline builds the pipeline, resumed from the state file if there is
@@ -231,8 +231,8 @@ func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
 	if o.stateFile == "" {
 		return buildPipeline(o, logger, nil)
 	}
-	state.RemoveStaleTemporaries(o.stateFile)
-	saved, err := state.Load(o.stateFile)
+	statefile.RemoveStaleTemporaries(o.stateFile)
+	saved, err := statefile.Load(o.stateFile)
 	if err == nil {
 		var p *pipeline
 		p, err = buildPipeline(o, logger, saved)
@@ -240,11 +240,11 @@ func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
 			return p, err
 		}
 	}
-	if !errors.Is(err, state.ErrCorrupt) && !errors.Is(err, errRestore) {
+	if !errors.Is(err, statefile.ErrCorrupt) && !errors.Is(err, errRestore) {
 		return nil, err
 	}
 	msg := "The state file cannot be used; set it aside and starting afresh (inputs are read as if there were no state)"
-	if aside, aerr := state.SetAside(o.stateFile, time.Now()); aerr != nil {
+	if aside, aerr := statefile.SetAside(o.stateFile, time.Now()); aerr != nil {
 		level.Error(logger).Log("msg", msg+"; setting it aside failed too, it will be overwritten at the first save", "path", o.stateFile, "err", err, "set_aside_err", aerr)
 	} else {
 		level.Error(logger).Log("msg", msg, "path", o.stateFile, "err", err, "kept_as", aside)
@@ -255,7 +255,7 @@ func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
 // errRestore marks a state file whose content this pipeline cannot take.
 var errRestore = errors.New("cannot restore the saved state")
 
-func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline, error) {
+func buildPipeline(o *options, logger log.Logger, saved *statefile.File) (*pipeline, error) {
 	labels, err := collector.NewLabelConfig(o.labels, o.noLabels)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
@@ -289,8 +289,8 @@ func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline,
 	p := &pipeline{registry: reg, capped: capped, coll: coll, ingest: ing, events: events}
 	var resume positions
 	if o.stateFile != "" {
-		p.gate = &checkpoint.Gate{}
-		p.snapshots = make(chan chan<- *collector.State)
+		p.gate = &input.Gate{}
+		p.snapshots = make(chan chan<- *collector.Snapshot)
 		if saved != nil {
 			if err := coll.Restore(saved.Collector); err != nil {
 				return nil, fmt.Errorf("%w: collector: %w", errRestore, err)
@@ -301,7 +301,7 @@ func buildPipeline(o *options, logger log.Logger, saved *state.File) (*pipeline,
 			resume = positions{files: saved.Files, pods: saved.Pods}
 			level.Info(logger).Log("msg", "Resuming from the state file", "path", o.stateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods))
 		}
-		if p.saver, err = state.NewSaver(state.SaverConfig{
+		if p.saver, err = statefile.NewSaver(statefile.SaverConfig{
 			Path: o.stateFile, Interval: o.saveInterval, Snapshot: p.snapshot,
 			Restored: saved != nil, Logger: logger, Registerer: reg,
 		}); err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
 // genConfig is a generated log with every nasty part real logs have.

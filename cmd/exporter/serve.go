@@ -18,7 +18,7 @@ import (
 	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
-	"github.com/mirrord-exporter/mirrord-exporter/state"
+	"github.com/mirrord-exporter/mirrord-exporter/statefile"
 )
 
 // expireEvery is how often sessions are checked against --session.max-age.
@@ -97,12 +97,12 @@ func (p *pipeline) serve(ctx context.Context, o *options, base, logger log.Logge
 // snapshot takes the state at one instant: every input stopped between two
 // deliveries, every event they sent applied. It returns how long the inputs
 // were stopped.
-func (p *pipeline) snapshot() (*state.File, time.Duration, error) {
+func (p *pipeline) snapshot() (*statefile.File, time.Duration, error) {
 	start := time.Now()
 	p.gate.Close()
-	reply := make(chan *collector.State, 1)
+	reply := make(chan *collector.Snapshot, 1)
 	p.snapshots <- reply
-	f := &state.File{
+	f := &statefile.File{
 		SavedAt:         start.UTC(),
 		ExporterVersion: version.Version,
 		Collector:       <-reply,

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
 // exporterBinary is the real exporter, built once for the tests that run it

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
 // processMetrics are the exporter's own metrics that describe the process

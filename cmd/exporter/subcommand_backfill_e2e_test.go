@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
 )
 
 // logUntil is the prefix of a raw, time-ordered log up to the last line

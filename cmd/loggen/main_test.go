@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrord-exporter/mirrord-exporter/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
 // TestRun: the CLI writes what Generate writes for the same settings, and

@@ -1,5 +1,5 @@
 // Package kubetest is a fake Kubernetes API server for tests of clients that
-// follow pod logs, such as package podlogs and the exporter's binary.
+// follow pod logs, such as package input/kube and the exporter's binary.
 //
 // It serves, over real HTTP on 127.0.0.1, what such a client uses of the API
 // server and of the kubelet behind pods/log, in one namespace: pod list and

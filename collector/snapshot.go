@@ -1,0 +1,658 @@
+package collector
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/metricvalues"
+)
+
+// State is everything a Collector needs to continue exactly where another
+// one stopped: its sessions and the value of every metric it feeds. It is
+// plain data, written as JSON inside the state file; fields are only ever
+// added, and Restore checks it whole before using any of it.
+//
+// Series are named by their label values, in the order of their family's
+// label names (the configured labels, then the family's own ones).
+type Snapshot struct {
+	// Labels are the configured label names, in order; a state is only
+	// restored by a collector configured with the same ones.
+	Labels []string `json:"labels"`
+	// Latest is the operator's timestamp of the newest functional event
+	// applied; the zero time when there was none.
+	Latest time.Time `json:"latest"`
+	// LastEventTimestamp is the value of
+	// mirrord_last_event_timestamp_seconds; absent while it was never set.
+	LastEventTimestamp *float64 `json:"last_event_timestamp_seconds,omitempty"`
+	// Sessions are the sessions the collector holds, sorted by id.
+	Sessions []SessionState `json:"sessions"`
+	// Families are the capped (labelled) metric families, every one of
+	// them, each with its series.
+	Families []FamilyState `json:"families"`
+	// Events is mirrord_exporter_events_total by its event label.
+	Events map[string]float64 `json:"events"`
+	// SessionsExpired is mirrord_exporter_sessions_expired_total.
+	SessionsExpired float64 `json:"sessions_expired"`
+	// SeatLimitReached is mirrord_seat_limit_reached_total.
+	SeatLimitReached float64 `json:"seat_limit_reached"`
+	// SeatLimitActiveUsers is mirrord_seat_limit_active_users; absent while
+	// it was never set.
+	SeatLimitActiveUsers *float64 `json:"seat_limit_active_users,omitempty"`
+}
+
+// SessionState is one session the collector holds.
+type SessionState struct {
+	// ID is the operator's session id.
+	ID string `json:"id"`
+	// Started is whether its Start was seen; a session may be known only
+	// through its port events.
+	Started bool `json:"started"`
+	// Since is when it was first seen, for --session.max-age.
+	Since time.Time `json:"since"`
+	// Active is the mirrord_sessions_active series its Start raised, which
+	// its end lowers; set exactly when Started.
+	Active []string `json:"active,omitempty"`
+	// Ports are the ports it holds, sorted by port then mode.
+	Ports []PortState `json:"ports,omitempty"`
+}
+
+// PortState is one port a session holds.
+type PortState struct {
+	Port uint16 `json:"port"`
+	// Mode is "steal" or "mirror".
+	Mode string `json:"mode"`
+	// Series is the mirrord_ports_active series the port raised, which its
+	// release lowers.
+	Series []string `json:"series"`
+}
+
+// FamilyState is one capped metric family.
+type FamilyState struct {
+	// Name is the family's metric name.
+	Name string `json:"name"`
+	// Overflowed is mirrord_exporter_series_overflow_total of the family.
+	Overflowed float64 `json:"overflowed"`
+	// Expired is mirrord_exporter_series_expired_total of the family.
+	Expired float64 `json:"expired"`
+	// Series are the family's series, overflow series included, sorted by
+	// label values.
+	Series []SeriesState `json:"series"`
+}
+
+// SeriesState is one series of a capped family.
+type SeriesState struct {
+	// Values are the label values.
+	Values []string `json:"values"`
+	// Overflow marks the series that take the updates past the cap; the
+	// others count against it.
+	Overflow bool `json:"overflow,omitempty"`
+	// Touched is when the series was last updated, for --metrics.series-ttl.
+	Touched time.Time `json:"touched"`
+	// Held is, for a gauge family, the number of sessions or ports that
+	// raised the series and have not lowered it yet; 0 otherwise.
+	Held int64 `json:"held,omitempty"`
+	// Value is the value of a counter or gauge series; absent for a
+	// histogram's.
+	Value *float64 `json:"value,omitempty"`
+	// Histogram is the state of a histogram's series; absent otherwise.
+	Histogram *HistogramState `json:"histogram,omitempty"`
+}
+
+// HistogramState is one histogram series: classic and native buckets.
+type HistogramState struct {
+	// Count and Sum are the number and sum of observations.
+	Count uint64  `json:"count"`
+	Sum   float64 `json:"sum"`
+	// UpperBounds are the classic buckets' upper bounds, without +Inf; a
+	// state is only restored by a build with the same ones.
+	UpperBounds []float64 `json:"upper_bounds"`
+	// Buckets are the observations in each classic bucket (not cumulative);
+	// the +Inf bucket holds Count minus their sum.
+	Buckets []uint64 `json:"buckets"`
+	// Schema is the native histogram's current schema: bucket k covers
+	// (2^((k-1)/2^Schema), 2^(k/2^Schema)] in absolute value.
+	Schema int32 `json:"schema"`
+	// ZeroThreshold bounds the native zero bucket, which holds ZeroCount.
+	ZeroThreshold float64 `json:"zero_threshold"`
+	ZeroCount     uint64  `json:"zero_count"`
+	// Positive and Negative are the populated native buckets of positive
+	// and negative observations, sorted by key.
+	Positive []NativeBucket `json:"positive,omitempty"`
+	Negative []NativeBucket `json:"negative,omitempty"`
+}
+
+// NativeBucket is one populated native histogram bucket.
+type NativeBucket struct {
+	Key   int32  `json:"key"`
+	Count uint64 `json:"count"`
+}
+
+// Snapshot returns the collector's state, sharing nothing with it: it may be
+// encoded while the collector goes on. Only the goroutine that applies
+// events may call it.
+func (c *Collector) Snapshot() *Snapshot {
+	s := c.capture()
+	s.Sort()
+	return s
+}
+
+// capture is Snapshot without the sorting, which need not hold up the
+// goroutine that applies events (nor the inputs a state save stops).
+func (c *Collector) capture() *Snapshot {
+	s := &Snapshot{
+		Labels:           slices.Clone(c.labels),
+		Latest:           c.latest,
+		Events:           collectValues(c.m.events),
+		SessionsExpired:  metricValue(c.m.sessionsExpired),
+		SeatLimitReached: metricValue(c.m.seatLimitReached),
+	}
+	if v, ok := collectValues(c.m.lastEvent)[""]; ok {
+		s.LastEventTimestamp = &v
+	}
+	if v, ok := collectValues(c.m.seatLimitUsers)[""]; ok {
+		s.SeatLimitActiveUsers = &v
+	}
+	overflowed, expired := collectValues(c.m.series.overflow), collectValues(c.m.series.expired)
+	// values copies the label values of each series once, for its family
+	// and every session that refers to it.
+	values := make(map[*seriesState][]string)
+	for _, f := range c.families() {
+		fs := f.snapshot(values)
+		fs.Overflowed, fs.Expired = overflowed[fs.Name], expired[fs.Name]
+		s.Families = append(s.Families, fs)
+	}
+	ref := func(st *seriesState) []string {
+		v, ok := values[st]
+		if !ok { // cannot happen: a held series is never expired
+			v = slices.Clone(st.values)
+			values[st] = v
+		}
+		return v
+	}
+	s.Sessions = make([]SessionState, 0, len(c.sessions))
+	for id, sess := range c.sessions {
+		ss := SessionState{ID: id, Started: sess.started, Since: sess.since}
+		if sess.started {
+			ss.Active = ref(&sess.active.seriesState)
+		}
+		for _, p := range sess.ports {
+			ss.Ports = append(ss.Ports, PortState{Port: p.port, Mode: modeNames[p.mode], Series: ref(&p.series.seriesState)})
+		}
+		s.Sessions = append(s.Sessions, ss)
+	}
+	return s
+}
+
+// Sort puts the series of every family, the sessions and their ports in one
+// order, so that the same state always encodes to the same bytes. Snapshot
+// returns a sorted State; Run's snapshots are to be sorted by the receiver.
+func (s *Snapshot) Sort() {
+	for i := range s.Families {
+		slices.SortFunc(s.Families[i].Series, func(a, b SeriesState) int { return slices.Compare(a.Values, b.Values) })
+	}
+	for i := range s.Sessions {
+		slices.SortFunc(s.Sessions[i].Ports, func(a, b PortState) int {
+			return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(a.Mode, b.Mode))
+		})
+	}
+	slices.SortFunc(s.Sessions, func(a, b SessionState) int { return strings.Compare(a.ID, b.ID) })
+}
+
+// Restore makes a collector that has applied nothing continue from s. It
+// checks all of s first, and leaves the collector untouched on error.
+func (c *Collector) Restore(s *Snapshot) error {
+	if c.used {
+		return errors.New("restore state: the collector has already applied events")
+	}
+	if err := c.checkState(s); err != nil {
+		return fmt.Errorf("restore state: %w", err)
+	}
+	c.used = true
+	c.latest = s.Latest
+	for event, v := range s.Events {
+		c.m.events.WithLabelValues(event).Add(v)
+	}
+	c.m.sessionsExpired.Add(s.SessionsExpired)
+	c.m.seatLimitReached.Add(s.SeatLimitReached)
+	if s.LastEventTimestamp != nil {
+		c.m.lastEventGauge().Set(*s.LastEventTimestamp)
+	}
+	if s.SeatLimitActiveUsers != nil {
+		c.m.seatLimitUsers.WithLabelValues().Set(*s.SeatLimitActiveUsers)
+	}
+	byName := make(map[string]*FamilyState, len(s.Families))
+	for i := range s.Families {
+		byName[s.Families[i].Name] = &s.Families[i]
+	}
+	for _, f := range c.families() {
+		fs := byName[f.name()]
+		f.restore(fs)
+		c.m.series.overflow.WithLabelValues(fs.Name).Add(fs.Overflowed)
+		c.m.series.expired.WithLabelValues(fs.Name).Add(fs.Expired)
+	}
+	active, ports := &c.m.sessionsActive.vec.series, &c.m.portsActive.vec.series
+	for _, ss := range s.Sessions {
+		sess := &session{started: ss.Started, since: ss.Since}
+		if ss.Started {
+			sess.active = active.lookup(ss.Active)
+		}
+		if len(ss.Ports) > 0 {
+			sess.ports = make(heldPorts, 0, len(ss.Ports))
+		}
+		for _, p := range ss.Ports {
+			mode, _ := parseMode(p.Mode)
+			sess.ports = append(sess.ports, heldPort{portKey{p.Port, mode}, ports.lookup(p.Series)})
+		}
+		c.sessions[ss.ID] = sess
+	}
+	c.tracked.Store(int64(len(c.sessions)))
+	return nil
+}
+
+// checkState returns why s cannot be restored into c, if it cannot.
+func (c *Collector) checkState(s *Snapshot) error {
+	if s == nil {
+		return errors.New("no state")
+	}
+	if !slices.Equal(s.Labels, c.labels) {
+		return fmt.Errorf("made with labels %q, not the configured %q", s.Labels, c.labels)
+	}
+	for event, v := range s.Events {
+		if !slices.Contains(kindNames[:], event) {
+			return fmt.Errorf("mirrord_exporter_events_total: unknown event %q", event)
+		}
+		if err := checkCount(v); err != nil {
+			return fmt.Errorf("mirrord_exporter_events_total{event=%q}: %w", event, err)
+		}
+	}
+	for name, v := range map[string]float64{
+		"mirrord_exporter_sessions_expired_total": s.SessionsExpired,
+		"mirrord_seat_limit_reached_total":        s.SeatLimitReached,
+	} {
+		if err := checkCount(v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if v := s.LastEventTimestamp; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+		return fmt.Errorf("mirrord_last_event_timestamp_seconds: %v", *v)
+	}
+	if v := s.SeatLimitActiveUsers; v != nil {
+		if err := checkCount(*v); err != nil {
+			return fmt.Errorf("mirrord_seat_limit_active_users: %w", err)
+		}
+	}
+
+	fams := c.families()
+	byName := make(map[string]*FamilyState, len(s.Families))
+	for i := range s.Families {
+		fs := &s.Families[i]
+		if byName[fs.Name] != nil {
+			return fmt.Errorf("family %s: twice", fs.Name)
+		}
+		byName[fs.Name] = fs
+	}
+	for _, f := range fams {
+		fs := byName[f.name()]
+		if fs == nil {
+			return fmt.Errorf("family %s: missing", f.name())
+		}
+		delete(byName, f.name())
+		if err := f.check(fs); err != nil {
+			return fmt.Errorf("family %s: %w", fs.Name, err)
+		}
+	}
+	if len(byName) > 0 {
+		return fmt.Errorf("unknown families %v", slices.Sorted(maps.Keys(byName)))
+	}
+
+	// Every session must refer to series of the state, and every gauge
+	// series must be held by exactly the sessions and ports referring to it.
+	held := func(name string) map[string]int64 {
+		out := make(map[string]int64)
+		for _, fs := range s.Families {
+			if fs.Name == name {
+				for _, ss := range fs.Series {
+					out[seriesKey(ss.Values)] = ss.Held
+				}
+			}
+		}
+		return out
+	}
+	active, ports := held(c.m.sessionsActive.vec.Name()), held(c.m.portsActive.vec.Name())
+	ids := make(map[string]bool, len(s.Sessions))
+	for _, ss := range s.Sessions {
+		if ids[ss.ID] {
+			return fmt.Errorf("session %q: twice", ss.ID)
+		}
+		ids[ss.ID] = true
+		switch {
+		case ss.Started != (ss.Active != nil):
+			return fmt.Errorf("session %q: started %v but active series %q", ss.ID, ss.Started, ss.Active)
+		case !ss.Started && len(ss.Ports) == 0:
+			return fmt.Errorf("session %q: neither started nor holding ports", ss.ID)
+		}
+		if ss.Started {
+			if err := take(active, ss.Active); err != nil {
+				return fmt.Errorf("session %q: %s: %w", ss.ID, c.m.sessionsActive.vec.Name(), err)
+			}
+		}
+		seen := make(map[portKey]bool, len(ss.Ports))
+		for _, p := range ss.Ports {
+			mode, ok := parseMode(p.Mode)
+			if !ok {
+				return fmt.Errorf("session %q port %d: unknown mode %q", ss.ID, p.Port, p.Mode)
+			}
+			if seen[portKey{p.Port, mode}] {
+				return fmt.Errorf("session %q port %d %s: twice", ss.ID, p.Port, p.Mode)
+			}
+			seen[portKey{p.Port, mode}] = true
+			if len(p.Series) == 0 || p.Series[len(p.Series)-1] != p.Mode {
+				return fmt.Errorf("session %q port %d: series %q is not of mode %s", ss.ID, p.Port, p.Series, p.Mode)
+			}
+			if err := take(ports, p.Series); err != nil {
+				return fmt.Errorf("session %q port %d: %s: %w", ss.ID, p.Port, c.m.portsActive.vec.Name(), err)
+			}
+		}
+	}
+	for name, left := range map[string]map[string]int64{c.m.sessionsActive.vec.Name(): active, c.m.portsActive.vec.Name(): ports} {
+		for key, n := range left {
+			if n != 0 {
+				return fmt.Errorf("family %s: series %q held %d more times than sessions refer to it", name, strings.Split(key, string([]byte{keySep})), n)
+			}
+		}
+	}
+	return nil
+}
+
+// take counts one reference to the series of values against its held count.
+func take(held map[string]int64, values []string) error {
+	key := seriesKey(values)
+	n, ok := held[key]
+	if !ok {
+		return fmt.Errorf("series %q not in the state", values)
+	}
+	if n <= 0 {
+		return fmt.Errorf("series %q referred to more often than it is held", values)
+	}
+	held[key] = n - 1
+	return nil
+}
+
+func parseMode(s string) (portMode, bool) {
+	i := slices.Index(modeNames[:], s)
+	return portMode(i), i >= 0
+}
+
+// checkCount accepts the value of a counter, or of a gauge that counts.
+func checkCount(v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return fmt.Errorf("value %v is not a finite non-negative number", v)
+	}
+	return nil
+}
+
+// seriesKey is a map key of label values.
+func seriesKey(values []string) string {
+	return string(appendSeriesKey(nil, values))
+}
+
+// appendSeriesKey appends the map key of a series' label values to key.
+func appendSeriesKey(key []byte, values []string) []byte {
+	for i, v := range values {
+		if i > 0 {
+			key = append(key, keySep)
+		}
+		key = append(key, v...)
+	}
+	return key
+}
+
+// stateFamily saves and restores one capped family.
+type stateFamily interface {
+	name() string
+	snapshot(values map[*seriesState][]string) FamilyState
+	check(fs *FamilyState) error
+	// restore fills the family from a checked fs.
+	restore(fs *FamilyState)
+}
+
+type seriesKind uint8
+
+const (
+	counterSeries seriesKind = iota
+	gaugeSeries
+	histogramSeries
+)
+
+// familyCodec is a stateFamily of a cappedVec: read and write move the
+// value of one series between the metric and a SeriesState.
+type familyCodec[T exposedSeries] struct {
+	v     *cappedVec[T]
+	kind  seriesKind
+	read  func(T, *SeriesState)
+	write func(T, *SeriesState)
+}
+
+// families are the capped families, in a fixed order.
+func (c *Collector) families() []stateFamily {
+	counter := func(v counterVec) stateFamily {
+		return familyCodec[*scalar]{v: v, kind: counterSeries,
+			read:  func(m *scalar, ss *SeriesState) { ss.Value = new(m.value()) },
+			write: func(m *scalar, ss *SeriesState) { m.Add(*ss.Value) },
+		}
+	}
+	gauge := func(v gaugeVec) stateFamily {
+		return familyCodec[*scalar]{v: v.cappedVec, kind: gaugeSeries,
+			read:  func(m *scalar, ss *SeriesState) { ss.Value = new(m.value()) },
+			write: func(m *scalar, ss *SeriesState) { m.Set(*ss.Value) },
+		}
+	}
+	m := c.m
+	return []stateFamily{
+		counter(m.sessionsStarted),
+		counter(m.sessionsEnded),
+		familyCodec[*histogram]{v: m.sessionDuration, kind: histogramSeries,
+			read:  func(h *histogram, ss *SeriesState) { ss.Histogram = h.state() },
+			write: func(h *histogram, ss *SeriesState) { h.setState(ss.Histogram) },
+		},
+		gauge(m.sessionsActive),
+		counter(m.portsStolen),
+		counter(m.portsMirrored),
+		counter(m.portsReleased),
+		gauge(m.portsActive),
+		counter(m.targetsCopied),
+		counter(m.messagesProcessed),
+	}
+}
+
+func (f familyCodec[T]) name() string { return f.v.vec.Name() }
+
+func (f familyCodec[T]) snapshot(values map[*seriesState][]string) FamilyState {
+	fs := FamilyState{Name: f.v.vec.Name(), Series: make([]SeriesState, 0, f.v.vec.series.len())}
+	for ch := range f.v.vec.series.all {
+		v := slices.Clone(ch.values)
+		values[&ch.seriesState] = v
+		ss := SeriesState{Values: v, Overflow: ch.overflow, Touched: timeOfUnixNano(ch.touched), Held: ch.held}
+		f.read(ch.metric, &ss)
+		fs.Series = append(fs.Series, ss)
+	}
+	return fs
+}
+
+func (f familyCodec[T]) check(fs *FamilyState) error {
+	if err := checkCount(fs.Overflowed); err != nil {
+		return fmt.Errorf("overflowed: %w", err)
+	}
+	if err := checkCount(fs.Expired); err != nil {
+		return fmt.Errorf("expired: %w", err)
+	}
+	keys := make(map[string]bool, len(fs.Series))
+	for _, ss := range fs.Series {
+		if err := f.checkSeries(&ss); err != nil {
+			return fmt.Errorf("series %q: %w", ss.Values, err)
+		}
+		key := seriesKey(ss.Values)
+		if keys[key] {
+			return fmt.Errorf("series %q: twice", ss.Values)
+		}
+		keys[key] = true
+	}
+	return nil
+}
+
+func (f familyCodec[T]) checkSeries(ss *SeriesState) error {
+	if len(ss.Values) != len(f.v.fixed) {
+		return fmt.Errorf("%d label values, want %d", len(ss.Values), len(f.v.fixed))
+	}
+	for i, v := range ss.Values {
+		if !utf8.ValidString(v) {
+			return errors.New("label value not valid UTF-8")
+		}
+		if ss.Overflow && !f.v.fixed[i] && v != OverflowValue {
+			return fmt.Errorf("overflow series with label value %q", v)
+		}
+	}
+	if y := ss.Touched.Year(); !ss.Touched.IsZero() && (y < 1678 || y > 2261) {
+		return fmt.Errorf("touched %v: outside the years 1678 to 2261 this exporter can hold", ss.Touched)
+	}
+	if f.kind != gaugeSeries && ss.Held != 0 {
+		return fmt.Errorf("held %d in a family that is not a gauge", ss.Held)
+	}
+	if (f.kind == histogramSeries) != (ss.Value == nil) || (f.kind == histogramSeries) != (ss.Histogram != nil) {
+		return errors.New("value and histogram do not match the family's type")
+	}
+	switch f.kind {
+	case counterSeries:
+		return checkCount(*ss.Value)
+	case gaugeSeries:
+		if ss.Held < 0 || *ss.Value != float64(ss.Held) {
+			return fmt.Errorf("value %v, held %d: a gauge series is the number of its holders", *ss.Value, ss.Held)
+		}
+	case histogramSeries:
+		return ss.Histogram.check()
+	}
+	return nil
+}
+
+func (f familyCodec[T]) restore(fs *FamilyState) {
+	for i := range fs.Series {
+		ss := &fs.Series[i]
+		values := slices.Clone(ss.Values)
+		// find leaves the hash add takes; check refused a series twice.
+		f.v.vec.find(values)
+		ch := f.v.vec.add(seriesState{values: values, touched: unixNano(ss.Touched), held: ss.Held, overflow: ss.Overflow})
+		if !ch.overflow {
+			f.v.normal++
+		}
+		f.write(ch.metric, ss)
+	}
+	f.v.self.series.WithLabelValues(f.v.vec.Name()).Set(float64(f.v.vec.series.len()))
+}
+
+// state returns a copy of the series' state.
+func (h *histogram) state() *HistogramState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return &HistogramState{
+		Count:         h.count,
+		Sum:           h.sum,
+		UpperBounds:   slices.Clone(h.upper),
+		Buckets:       slices.Clone(h.buckets),
+		Schema:        h.schema,
+		ZeroThreshold: nativeZeroThreshold,
+		ZeroCount:     h.zero,
+		Positive:      slices.Clone(h.pos),
+		Negative:      slices.Clone(h.neg),
+	}
+}
+
+// setState replaces the series' state with a checked s.
+func (h *histogram) setState(s *HistogramState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.count, h.sum, h.schema, h.zero = s.Count, s.Sum, s.Schema, s.ZeroCount
+	h.buckets = slices.Clone(s.Buckets)
+	h.pos, h.neg = slices.Clone(s.Positive), slices.Clone(s.Negative)
+}
+
+// check returns why s is not a state this build's histogram could be in.
+func (s *HistogramState) check() error {
+	if !slices.Equal(s.UpperBounds, sessionDurationBuckets) {
+		return fmt.Errorf("classic buckets %v, not this build's %v", s.UpperBounds, sessionDurationBuckets)
+	}
+	if len(s.Buckets) != len(s.UpperBounds) {
+		return fmt.Errorf("%d classic bucket counts for %d buckets", len(s.Buckets), len(s.UpperBounds))
+	}
+	if math.IsNaN(s.Sum) || math.IsInf(s.Sum, 0) {
+		return fmt.Errorf("sum %v", s.Sum)
+	}
+	if s.Schema < nativeMinSchema || s.Schema > nativeSchema {
+		return fmt.Errorf("native schema %d outside [%d, %d]", s.Schema, nativeMinSchema, nativeSchema)
+	}
+	if s.ZeroThreshold != nativeZeroThreshold {
+		return fmt.Errorf("native zero threshold %v, not %v", s.ZeroThreshold, nativeZeroThreshold)
+	}
+	if n := len(s.Positive) + len(s.Negative); n > nativeMaxBuckets && s.Schema > nativeMinSchema {
+		return fmt.Errorf("%d native buckets at schema %d: more than %d", n, s.Schema, nativeMaxBuckets)
+	}
+	classic, err := sum(s.Buckets)
+	if err != nil || classic > s.Count {
+		return fmt.Errorf("classic buckets hold more than the count %d", s.Count)
+	}
+	native := s.ZeroCount
+	for _, list := range [][]NativeBucket{s.Positive, s.Negative} {
+		for i, b := range list {
+			if b.Count == 0 || i > 0 && b.Key <= list[i-1].Key {
+				return errors.New("native buckets not sorted, unique and populated")
+			}
+			if native+b.Count < native {
+				return errors.New("native bucket counts overflow")
+			}
+			native += b.Count
+		}
+	}
+	if native != s.Count {
+		return fmt.Errorf("native buckets hold %d observations, not the count %d", native, s.Count)
+	}
+	return nil
+}
+
+func sum(ns []uint64) (uint64, error) {
+	var t uint64
+	for _, n := range ns {
+		if t+n < t {
+			return 0, errors.New("overflow")
+		}
+		t += n
+	}
+	return t, nil
+}
+
+// metricValue is the value of a counter or gauge.
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return math.NaN() // client_golang's counters and gauges never fail
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
+
+// collectValues reads a vector with at most one label, by label value.
+// Its counters and gauges are client_golang's, which never fail to be read.
+func collectValues(c prometheus.Collector) map[string]float64 {
+	v, _ := metricvalues.ByLabel(c)
+	return v
+}
