@@ -19,7 +19,6 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"sigs.k8s.io/yaml"
 )
 
 var update = flag.Bool("update", false, "copy the dashboards and rules into the chart and rewrite deploy/kubernetes from it")
@@ -74,28 +73,6 @@ func render(t *testing.T, values string) []byte {
 	return helm(t, append(helmArgs(t, values, "template", "mirrord-exporter"), "--namespace", "mirrord")...)
 }
 
-// valuesMode is the mode a values file selects: kubernetes unless it says.
-func valuesMode(t *testing.T, values string) string {
-	t.Helper()
-	if values == "" {
-		return "kubernetes"
-	}
-	src, err := os.ReadFile(values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		Mode string `json:"mode"`
-	}
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatal(err)
-	}
-	if v.Mode == "" {
-		return "kubernetes"
-	}
-	return v.Mode
-}
-
 func TestHelmTemplate(t *testing.T) {
 	for _, values := range valuesCases(t) {
 		t.Run(caseName(values), func(t *testing.T) {
@@ -103,12 +80,13 @@ func TestHelmTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkManifests(t, m, valuesMode(t, values))
+			checkManifests(t, m, loadValues(t, values))
 		})
 	}
 }
 
-func checkManifests(t *testing.T, m *manifests, mode string) {
+func checkManifests(t *testing.T, m *manifests, v chartValues) {
+	mode := v.Mode
 	var pod corev1.PodTemplateSpec
 	switch {
 	case mode == "kubernetes" && len(m.Deployments) == 1 && len(m.DaemonSets) == 0:
@@ -130,11 +108,13 @@ func checkManifests(t *testing.T, m *manifests, mode string) {
 
 	checkArgs(t, c, mode)
 	checkSecurity(t, spec, c, mode)
-	checkPorts(t, m, pod, c)
+	checkPorts(t, m, pod, c, v)
 	checkRBAC(t, m, spec, mode)
 	checkVolumes(t, spec, c, mode)
+	checkWebConfig(t, m, spec, c, v)
+	checkNetworkPolicy(t, m, pod, v)
 	checkDashboards(t, m)
-	checkRules(t, m)
+	checkRules(t, m, v)
 }
 
 var (
@@ -244,7 +224,7 @@ func checkSecurity(t *testing.T, spec corev1.PodSpec, c corev1.Container, mode s
 	}
 }
 
-func checkPorts(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, c corev1.Container) {
+func checkPorts(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, c corev1.Container, v chartValues) {
 	t.Helper()
 	listen := argValues(c)["web.listen-address"]
 	if len(listen) != 1 {
@@ -282,13 +262,13 @@ func checkPorts(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, c corev1
 			t.Fatalf("%d ServiceMonitor endpoints", len(sm.Spec.Endpoints))
 		}
 		ep := sm.Spec.Endpoints[0]
-		if ep.Port != svc.Spec.Ports[0].Name || ep.Path != flagDefault(t, "web.telemetry-path") {
-			t.Errorf("ServiceMonitor scrapes port %q path %q", ep.Port, ep.Path)
+		if ep.Port != svc.Spec.Ports[0].Name || ep.Path != v.TelemetryPath {
+			t.Errorf("ServiceMonitor scrapes port %q path %q, want path %q", ep.Port, ep.Path, v.TelemetryPath)
 		}
-		// The alerts select job="mirrord-exporter".
+		// The alerts select the job the ServiceMonitor names.
 		if len(ep.RelabelConfigs) == 0 || ep.RelabelConfigs[0].TargetLabel != "job" ||
-			ep.RelabelConfigs[0].Replacement == nil || *ep.RelabelConfigs[0].Replacement != "mirrord-exporter" {
-			t.Errorf("ServiceMonitor does not set job=mirrord-exporter first: %+v", ep.RelabelConfigs)
+			ep.RelabelConfigs[0].Replacement == nil || *ep.RelabelConfigs[0].Replacement != v.ServiceMonitor.JobLabel {
+			t.Errorf("ServiceMonitor does not set job=%s first: %+v", v.ServiceMonitor.JobLabel, ep.RelabelConfigs)
 		}
 	}
 }
@@ -430,10 +410,10 @@ func ruleGroups(t *testing.T) []monitoringv1.RuleGroup {
 	return groups
 }
 
-func checkRules(t *testing.T, m *manifests) {
+func checkRules(t *testing.T, m *manifests, v chartValues) {
 	t.Helper()
 	for _, pr := range m.PrometheusRules {
-		got, want := pr.Spec.Groups, ruleGroups(t)
+		got, want := pr.Spec.Groups, v.expectedRules(ruleGroups(t))
 		if reflect.DeepEqual(got, want) {
 			continue
 		}
@@ -504,9 +484,14 @@ const plainHeader = `# Rendered from deploy/helm/mirrord-exporter with its defau
 #   cd deploy/chartcheck && go test -run 'TestChartCopies|TestPlainManifests' -update
 `
 
+// helmManagedLabel matches the label lines that say Helm manages an object:
+// kubectl-applied objects must not claim it (helm would refuse to adopt
+// them, and tools that trust the label would mistake their owner).
+var helmManagedLabel = regexp.MustCompile(`(?m)^\s+(helm\.sh/chart|app\.kubernetes\.io/managed-by): .*\n`)
+
 // TestPlainManifests keeps deploy/kubernetes in step with the chart.
 func TestPlainManifests(t *testing.T) {
-	want := append([]byte(plainHeader), render(t, "")...)
+	want := append([]byte(plainHeader), helmManagedLabel.ReplaceAll(render(t, ""), nil)...)
 	path := filepath.Join(repoRoot, "deploy", "kubernetes", "mirrord-exporter.yaml")
 	if *update {
 		if err := os.WriteFile(path, want, 0o644); err != nil {
@@ -522,5 +507,8 @@ func TestPlainManifests(t *testing.T) {
 	}
 	if _, err := decodeManifests(got); err != nil {
 		t.Error(fmt.Errorf("%s: %w", path, err))
+	}
+	if bytes.Contains(got, []byte("helm.sh/chart")) || bytes.Contains(got, []byte("managed-by: Helm")) {
+		t.Errorf("%s carries Helm-managed labels", path)
 	}
 }

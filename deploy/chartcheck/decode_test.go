@@ -8,6 +8,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -26,6 +27,7 @@ type manifests struct {
 	RoleBindings    []*rbacv1.RoleBinding
 	ServiceMonitors []*monitoringv1.ServiceMonitor
 	PrometheusRules []*monitoringv1.PrometheusRule
+	NetworkPolicies []*networkingv1.NetworkPolicy
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
@@ -82,6 +84,8 @@ func decodeManifests(rendered []byte) (*manifests, error) {
 			err = decodeAppend(doc, &m.ServiceMonitors)
 		case "monitoring.coreos.com/v1 PrometheusRule":
 			err = decodeAppend(doc, &m.PrometheusRules)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			err = decodeAppend(doc, &m.NetworkPolicies)
 		default:
 			return nil, fmt.Errorf("unexpected object %s", gk)
 		}

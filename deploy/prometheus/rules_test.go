@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +102,52 @@ func read(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// runbookBase is where every alert's runbook_url points: a section of
+// docs/runbooks.md named after the alert.
+const runbookBase = "https://github.com/mirrord-exporter/mirrord-exporter/blob/main/docs/runbooks.md#"
+
+// TestEveryAlertHasARunbook: each alert's runbook_url names a section that
+// docs/runbooks.md has, and every section there is an alert's.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string
+				Annotations map[string]string
+			}
+		}
+	}
+	read(t, "alerts.yml", &rules)
+	doc, err := os.ReadFile("../../docs/runbooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^## (\S+)$`).FindAllSubmatch(doc, -1) {
+		sections[string(m[1])] = true
+	}
+	alerts := map[string]bool{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts[r.Alert] = true
+			// GitHub's anchor of a heading is its text in lower case.
+			if want := runbookBase + strings.ToLower(r.Alert); r.Annotations["runbook_url"] != want {
+				t.Errorf("alert %s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+			}
+			if !sections[r.Alert] {
+				t.Errorf("alert %s has no section in docs/runbooks.md", r.Alert)
+			}
+		}
+	}
+	for s := range sections {
+		if !alerts[s] {
+			t.Errorf("docs/runbooks.md has a section %q for no alert", s)
+		}
 	}
 }
