@@ -1,6 +1,7 @@
 # Static build of the exporter on a distroless, non-root base.
-#   docker build --build-arg VERSION=$(git describe --tags) \
+#   docker build --build-arg VERSION=$(cat VERSION) \
 #     --build-arg REVISION=$(git rev-parse HEAD) -t mirrord-exporter .
+# Without --build-arg VERSION the binary reports the VERSION file's version.
 # deploy/chartcheck runs the build command below (the RUN with go build) and
 # checks that it gives a static binary carrying the version.
 FROM golang:1.26.8-bookworm AS build
@@ -11,13 +12,13 @@ ENV CGO_ENABLED=0 GOWORK=off
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
+ARG VERSION=
 ARG REVISION=unknown
 ARG BRANCH=unknown
 ARG BUILD_USER=docker
 ARG BUILD_DATE=unknown
 RUN go build -trimpath -o /out/exporter -ldflags "-s -w \
-      -X github.com/prometheus/common/version.Version=${VERSION} \
+      -X github.com/prometheus/common/version.Version=${VERSION:-$(cat VERSION)} \
       -X github.com/prometheus/common/version.Revision=${REVISION} \
       -X github.com/prometheus/common/version.Branch=${BRANCH} \
       -X github.com/prometheus/common/version.BuildUser=${BUILD_USER} \
@@ -25,7 +26,7 @@ RUN go build -trimpath -o /out/exporter -ldflags "-s -w \
       ./cmd/exporter
 
 FROM gcr.io/distroless/static-debian12:nonroot
-ARG VERSION=dev
+ARG VERSION=
 ARG REVISION=unknown
 ARG BUILD_DATE=unknown
 LABEL org.opencontainers.image.title="mirrord-exporter" \

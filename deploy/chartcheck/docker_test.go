@@ -109,7 +109,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("build stage does not set %s", want)
 		}
 	}
-	for _, want := range []string{"-trimpath", `-s -w`, "version.Version=${VERSION}", "version.Revision=${REVISION}",
+	for _, want := range []string{"-trimpath", `-s -w`, "version.Version=${VERSION:-$(cat VERSION)}", "version.Revision=${REVISION}",
 		"version.Branch=${BRANCH}", "version.BuildUser=${BUILD_USER}", "version.BuildDate=${BUILD_DATE}"} {
 		if !strings.Contains(d.build, want) {
 			t.Errorf("go build line lacks %s: %s", want, d.build)
@@ -155,5 +155,19 @@ func TestDockerfile(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("--version does not show %s:\n%s", want, out)
 		}
+	}
+
+	// Without --build-arg VERSION, the VERSION file's version: never empty.
+	version, err := os.ReadFile(filepath.Join(repoRoot, "VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(t.TempDir(), "exporter")
+	run(t, repoRoot, d.env, "sh", "-c", strings.Replace(d.build, "/out/exporter", plain, 1))
+	if outb, err = exec.Command(plain, "--version").CombinedOutput(); err != nil {
+		t.Fatalf("--version: %v\n%s", err, outb)
+	}
+	if want := "version " + strings.TrimSpace(string(version)); !strings.Contains(string(outb), want) {
+		t.Errorf("built without VERSION, --version does not show %q:\n%s", want, outb)
 	}
 }

@@ -224,3 +224,28 @@ func checkNetworkPolicy(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, 
 		t.Errorf("ingress ports %+v, want the http port only", in.Ports)
 	}
 }
+
+// TestChartVersionFollowsVERSION: the chart's version and appVersion are the
+// release's (the VERSION file), so that `make release` packages a chart
+// whose default image tag is the image built with it.
+func TestChartVersionFollowsVERSION(t *testing.T) {
+	version, err := os.ReadFile(filepath.Join(repoRoot, "VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart struct {
+		Version    string `json:"version"`
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(src, &chart); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSpace(string(version))
+	if chart.Version != want || chart.AppVersion != want {
+		t.Errorf("Chart.yaml version %q, appVersion %q; VERSION says %q", chart.Version, chart.AppVersion, want)
+	}
+}
