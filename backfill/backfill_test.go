@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 var t0 = time.Date(2026, 8, 17, 18, 0, 0, 0, time.UTC)
@@ -54,7 +55,7 @@ func replay(t *testing.T, events []collector.Event, step time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewWriter(t.TempDir())
+	w, err := family.NewTimeline(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

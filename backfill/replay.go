@@ -1,7 +1,7 @@
-// Package backfill replays a saved operator log in the operator's own time
-// and writes the metrics the live exporter would have exposed, sampled at a
-// fixed step, as OpenMetrics with timestamps for promtool's
-// "tsdb create-blocks-from openmetrics".
+// Package backfill replays a saved operator log in the operator's own time,
+// sampling the metrics the live exporter would have exposed at a fixed step
+// (family.Timeline writes them as OpenMetrics with timestamps for promtool's
+// "tsdb create-blocks-from openmetrics").
 package backfill
 
 import (

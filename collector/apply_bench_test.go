@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -173,7 +174,7 @@ func BenchmarkPrintText(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, f := range c.Families() {
-				if err := f.WriteExposition(io.Discard, PrometheusText); err != nil {
+				if err := f.WriteExposition(io.Discard, family.PrometheusText); err != nil {
 					b.Fatal(err)
 				}
 			}

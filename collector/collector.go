@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 // Config configures a Collector.
@@ -42,7 +44,7 @@ type Limits struct {
 // Collector owns the session and port state and the metrics it feeds. It is
 // the only place that changes state: one goroutine calls Apply, Expire,
 // ExpireSeries, Snapshot and Restore; scrapes read the metrics
-// concurrently, which client_golang and ownVec make safe.
+// concurrently, which client_golang and family.Vec make safe.
 type Collector struct {
 	m        *metrics
 	labels   []string // the configured label names, which a restored Snapshot must have
@@ -56,7 +58,7 @@ type Collector struct {
 	used bool
 	// plusOne is scratch for an event's labels plus a label of the
 	// exporter's own, saving an allocation per port and copy event;
-	// cappedVec copies the values of a series it creates.
+	// family.Capped copies the values of a series it creates.
 	plusOne []string
 }
 
@@ -78,7 +80,7 @@ type portKey struct {
 // steal or mirror raised.
 type heldPort struct {
 	portKey
-	series gaugeChild
+	series family.GaugeSeries
 }
 
 // heldPorts are a session's ports, searched in order: a session holds a
@@ -107,7 +109,7 @@ func (ps heldPorts) without(i int) heldPorts {
 // through its port events when its start came before the exporter did.
 type session struct {
 	started bool
-	active  gaugeChild // the gauge series the Start record raised, to lower at its end
+	active  family.GaugeSeries // the gauge series the Start record raised, to lower at its end
 	since   time.Time
 	ports   heldPorts
 }
@@ -140,7 +142,7 @@ func New(cfg Config) (*Collector, error) {
 
 // Families returns the capped families, sorted by name, which write their
 // own exposition straight from their series.
-func (c *Collector) Families() []Family { return c.m.families }
+func (c *Collector) Families() []family.Exposer { return c.m.families }
 
 // Apply changes state and metrics for one event. It cannot fail: the decoder
 // only hands over events whose fields are valid.
@@ -160,7 +162,7 @@ func (c *Collector) Apply(ev *Event) {
 		s := c.session(ev.SessionID, ev.Time)
 		if !s.started {
 			s.started, s.since = true, ev.Time
-			s.active = c.m.sessionsActive.incOwn(ev.Labels)
+			s.active = c.m.sessionsActive.IncOwn(ev.Labels)
 		}
 	case SessionEnd:
 		seriesOfEvent(c.m.sessionsEnded, ev).Inc()
@@ -181,7 +183,7 @@ func (c *Collector) Apply(ev *Event) {
 		s := c.session(ev.SessionID, ev.Time)
 		key := portKey{ev.Port, mode}
 		if s.ports.index(key) < 0 {
-			s.ports = append(s.ports, heldPort{key, c.m.portsActive.inc(c.withLabel(ev.Labels, modeNames[mode])...)})
+			s.ports = append(s.ports, heldPort{key, c.m.portsActive.Inc(c.withLabel(ev.Labels, modeNames[mode])...)})
 		}
 	case PortRelease:
 		seriesOfEvent(c.m.portsReleased, ev).Inc()
@@ -228,7 +230,7 @@ func (c *Collector) ExpireSeries(now time.Time) int {
 	c.used = true
 	n := 0
 	for _, f := range c.m.expirers {
-		n += f.expire(now)
+		n += f.Expire(now)
 	}
 	return n
 }
@@ -250,10 +252,10 @@ func (c *Collector) session(id string, t time.Time) *session {
 // drop takes a session and its ports off the gauges and forgets it.
 func (c *Collector) drop(id string, s *session) {
 	if s.started {
-		c.m.sessionsActive.dec(s.active)
+		c.m.sessionsActive.Dec(s.active)
 	}
 	for _, p := range s.ports {
-		c.m.portsActive.dec(p.series)
+		c.m.portsActive.Dec(p.series)
 	}
 	c.forget(id)
 }
@@ -262,7 +264,7 @@ func (c *Collector) releasePort(s *session, key portKey) {
 	if i := s.ports.index(key); i >= 0 {
 		series := s.ports[i].series
 		s.ports = s.ports.without(i)
-		c.m.portsActive.dec(series)
+		c.m.portsActive.Dec(series)
 	}
 }
 
@@ -280,13 +282,13 @@ func boolLabel(b bool) string {
 
 // seriesOf returns the metric of a capped family for values: its own series,
 // or the overflow series past the cap.
-func seriesOf[T exposedSeries](v *cappedVec[T], values ...string) T {
-	return v.with(values...).metric
+func seriesOf[T family.Metric](v *family.Capped[T], values ...string) T {
+	return v.With(values...).Metric()
 }
 
 // seriesOfEvent is seriesOf for the event's labels, which a new series keeps.
-func seriesOfEvent[T exposedSeries](v *cappedVec[T], ev *Event) T {
-	return v.withOwn(ev.Labels).metric
+func seriesOfEvent[T family.Metric](v *family.Capped[T], ev *Event) T {
+	return v.WithOwn(ev.Labels).Metric()
 }
 
 // withLabel returns labels plus one more value, in c.plusOne: valid until

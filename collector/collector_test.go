@@ -152,10 +152,10 @@ func TestFamiliesShareLabelValues(t *testing.T) {
 		t.Fatal("not decoded")
 	}
 	var first []string
-	for _, v := range []interface{ valuesOf([]string) []string }{
+	for _, v := range []interface{ ValuesOf([]string) []string }{
 		c.m.sessionsStarted, c.m.sessionsActive, c.m.portsMirrored, c.m.portsReleased, c.m.sessionsEnded, c.m.sessionDuration,
 	} {
-		got := v.valuesOf(ev.Labels)
+		got := v.ValuesOf(ev.Labels)
 		switch {
 		case got == nil:
 			t.Fatal("no series for alice")

@@ -577,3 +577,19 @@ func statusClass(m member) string {
 	}
 	return strconv.Itoa(int(code)/100) + "xx"
 }
+
+// keySep separates label values in a key or hash. Label values are valid
+// UTF-8 (labelValue), in which the byte 0xff never occurs, so keys cannot
+// collide.
+const keySep = 0xff
+
+// hashValues hashes label values with seed.
+func hashValues(seed maphash.Seed, values []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, v := range values {
+		h.WriteString(v)
+		h.WriteByte(keySep)
+	}
+	return h.Sum64()
+}

@@ -3,8 +3,6 @@ package collector
 import (
 	"bytes"
 	"io"
-	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/encoding/protodelim"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 // TestExpositionMatchesExpfmt: the capped families write, straight from
@@ -41,14 +40,14 @@ func TestExpositionMatchesExpfmt(t *testing.T) {
 		}
 		for _, format := range []struct {
 			name  string
-			f     Format
+			f     family.Format
 			write func(io.Writer, *dto.MetricFamily) (int, error)
 		}{
-			{"text", PrometheusText, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return expfmt.MetricFamilyToText(w, mf) }},
-			{"openmetrics", OpenMetricsText, func(w io.Writer, mf *dto.MetricFamily) (int, error) {
+			{"text", family.PrometheusText, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return expfmt.MetricFamilyToText(w, mf) }},
+			{"openmetrics", family.OpenMetricsText, func(w io.Writer, mf *dto.MetricFamily) (int, error) {
 				return expfmt.MetricFamilyToOpenMetrics(w, mf)
 			}},
-			{"protobuf", ProtobufDelimited, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return protodelim.MarshalTo(w, mf) }},
+			{"protobuf", family.ProtobufDelimited, func(w io.Writer, mf *dto.MetricFamily) (int, error) { return protodelim.MarshalTo(w, mf) }},
 		} {
 			var want, got bytes.Buffer
 			for _, mf := range families {
@@ -85,33 +84,8 @@ func TestExpositionMatchesExpfmt(t *testing.T) {
 	storyBeforeSnapshot(t, c, d, &now)
 	check("story")
 	storyAfterRestore(t, c, d, &now)
-	if schema := durationSchema(t, c.Snapshot()); schema >= nativeSchema {
+	if schema := durationSchema(t, c.Snapshot()); schema >= family.NativeSchema {
 		t.Fatalf("the story did not coarsen the histogram (schema %d)", schema)
 	}
 	check("story after more events")
-}
-
-// TestAppendFloatAsExpfmt: sample values print as expfmt prints them in
-// both formats, special values and signed zero included.
-func TestAppendFloatAsExpfmt(t *testing.T) {
-	for _, v := range []float64{0, math.Copysign(0, -1), 1, -1, 2.5, -312.5, 1e21, 1.5e-7, 123456789, 45000,
-		math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(+1), math.Inf(-1)} {
-		mf := &dto.MetricFamily{
-			Name: proto.String("g"), Type: dto.MetricType_GAUGE.Enum(),
-			Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(v)}}},
-		}
-		var text, om bytes.Buffer
-		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := expfmt.MetricFamilyToOpenMetrics(&om, mf); err != nil {
-			t.Fatal(err)
-		}
-		if got := "g " + string(appendFloat(nil, v, PrometheusText)) + "\n"; !strings.HasSuffix(text.String(), got) {
-			t.Errorf("%v: ours %q, expfmt's %q", v, got, text.String())
-		}
-		if got := "g " + string(appendFloat(nil, v, OpenMetricsText)) + "\n"; !strings.HasSuffix(om.String(), got) {
-			t.Errorf("%v: ours %q, expfmt's OpenMetrics %q", v, got, om.String())
-		}
-	}
 }

@@ -6,20 +6,32 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
+
+// OverflowValue replaces every user and target label value of an update that
+// would create a series past the cap (--metrics.max-series).
+const OverflowValue = family.OverflowValue
+
+// DefaultMaxSeries is the default cap of series per metric family. It fits
+// any real team (a thousand users, each on ten targets) while bounding the
+// worst case: about ten capped families of 10,000 series each.
+const DefaultMaxSeries = 10000
 
 // sessionDurationBuckets fit development sessions: from a quick check
 // (seconds) to one left open for a day.
 var sessionDurationBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400}
 
-// counterVec and durationVec are capped families (see cappedVec).
+// counterVec and durationVec are capped families (see family.Capped).
 type (
-	counterVec  = *cappedVec[*scalar]
-	durationVec = *cappedVec[*histogram]
+	counterVec  = *family.Capped[*family.Scalar]
+	durationVec = *family.Capped[*family.Histogram]
+	gaugeVec    = family.Gauge
 )
 
 // metrics are the exporter's outputs: every metric the log stream feeds.
-// Every family labelled with values from the log is capped (cappedVec).
+// Every family labelled with values from the log is capped (family.Capped).
 type metrics struct {
 	sessionsStarted counterVec
 	sessionsEnded   counterVec
@@ -46,11 +58,11 @@ type metrics struct {
 	lastEventSet    prometheus.Gauge
 	sessionsExpired prometheus.Counter
 	sessionsTracked prometheus.GaugeFunc
-	series          *seriesMetrics
+	series          *family.SelfMetrics
 	// expirers are the capped families, for the TTL sweep.
-	expirers []interface{ expire(time.Time) int }
+	expirers []interface{ Expire(time.Time) int }
 	// families are the capped families, sorted by name.
-	families []Family
+	families []family.Exposer
 }
 
 func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limits, now func() time.Time, tracked func() float64) (*metrics, error) {
@@ -64,20 +76,20 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		}
 		return f
 	}
-	self := newSeriesMetrics()
-	counter := func(name, help string, labels []string) *scalarVec {
-		return newScalarVec(name, help, labels, prometheus.CounterValue, now)
+	self := family.NewSelfMetrics()
+	counter := func(name, help string, labels []string) *family.ScalarVec {
+		return family.NewScalarVec(name, help, labels, prometheus.CounterValue, now)
 	}
-	gauge := func(name, help string, labels []string) *scalarVec {
-		return newScalarVec(name, help, labels, prometheus.GaugeValue, now)
+	gauge := func(name, help string, labels []string) *family.ScalarVec {
+		return family.NewScalarVec(name, help, labels, prometheus.GaugeValue, now)
 	}
 	// The families labelled with values from the log keep their series
-	// themselves (ownVec): client_golang's vectors hold several times the
+	// themselves (family.Vec): client_golang's vectors hold several times the
 	// memory per series.
 	raw := struct {
-		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *scalarVec
-		sessionDuration                                                                                             *histogramVec
-		sessionsActive, portsActive                                                                                 *scalarVec
+		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *family.ScalarVec
+		sessionDuration                                                                                             *family.HistogramVec
+		sessionsActive, portsActive                                                                                 *family.ScalarVec
 	}{
 		sessionsStarted: counter("mirrord_sessions_started_total",
 			"mirrord sessions started (Session Start records).",
@@ -88,7 +100,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		// Our own histogram rather than client_golang's, whose state cannot
 		// be restored; it keeps classic and native buckets, and coarsens the
 		// native ones rather than reset them, so that counts stay exact.
-		sessionDuration: newHistogramVec("mirrord_session_duration_seconds",
+		sessionDuration: family.NewHistogramVec("mirrord_session_duration_seconds",
 			"Duration of ended mirrord sessions, from the session_duration field of Session End.",
 			labels, sessionDurationBuckets),
 		sessionsActive: gauge("mirrord_sessions_active",
@@ -113,21 +125,21 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 			"Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
 			[]string{"event_type", "mode", "queue_type", "response_status_class"}),
 	}
-	capped := func(v *scalarVec, extra int) counterVec {
-		return newCappedVec(v, fixed(extra), lim, now, self)
+	capped := func(v *family.ScalarVec, extra int) counterVec {
+		return family.NewCapped(v, fixed(extra), lim.MaxSeries, lim.SeriesTTL, now, self)
 	}
 	m := &metrics{
 		sessionsStarted: capped(raw.sessionsStarted, 0),
 		sessionsEnded:   capped(raw.sessionsEnded, 0),
-		sessionDuration: newCappedVec(raw.sessionDuration, fixed(0), lim, now, self),
-		sessionsActive:  gaugeVec{capped(raw.sessionsActive, 0)},
+		sessionDuration: family.NewCapped(raw.sessionDuration, fixed(0), lim.MaxSeries, lim.SeriesTTL, now, self),
+		sessionsActive:  gaugeVec{Capped: capped(raw.sessionsActive, 0)},
 		portsStolen:     capped(raw.portsStolen, 1),
 		portsMirrored:   capped(raw.portsMirrored, 0),
 		portsReleased:   capped(raw.portsReleased, 0),
-		portsActive:     gaugeVec{capped(raw.portsActive, 1)},
+		portsActive:     gaugeVec{Capped: capped(raw.portsActive, 1)},
 		targetsCopied:   capped(raw.targetsCopied, 1),
 		// The status class is one of a few values the decoder derives.
-		messagesProcessed: newCappedVec(raw.messagesProcessed, []bool{false, false, false, true}, lim, now, self),
+		messagesProcessed: family.NewCapped(raw.messagesProcessed, []bool{false, false, false, true}, lim.MaxSeries, lim.SeriesTTL, now, self),
 
 		lastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mirrord_last_event_timestamp_seconds",
@@ -155,7 +167,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		}, tracked),
 		series: self,
 	}
-	m.expirers = []interface{ expire(time.Time) int }{
+	m.expirers = []interface{ Expire(time.Time) int }{
 		m.sessionsStarted, m.sessionsEnded, m.sessionDuration, m.sessionsActive,
 		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied, m.messagesProcessed,
 	}
@@ -166,8 +178,8 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	// the values of a series of the same user and target in any of them:
 	// one slice for all.
 	byLabels := []func([]string) []string{
-		m.sessionsStarted.valuesOf, m.sessionsEnded.valuesOf, m.sessionDuration.valuesOf,
-		m.sessionsActive.valuesOf, m.portsMirrored.valuesOf, m.portsReleased.valuesOf,
+		m.sessionsStarted.ValuesOf, m.sessionsEnded.ValuesOf, m.sessionDuration.ValuesOf,
+		m.sessionsActive.ValuesOf, m.portsMirrored.ValuesOf, m.portsReleased.ValuesOf,
 	}
 	shared := func(values []string) []string {
 		for _, valuesOf := range byLabels {
@@ -177,14 +189,14 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		}
 		return values
 	}
-	m.sessionsStarted.shared, m.sessionsEnded.shared, m.sessionDuration.shared = shared, shared, shared
-	m.sessionsActive.shared, m.portsMirrored.shared, m.portsReleased.shared = shared, shared, shared
-	m.families = []Family{
+	m.sessionsStarted.Shared, m.sessionsEnded.Shared, m.sessionDuration.Shared = shared, shared, shared
+	m.sessionsActive.Shared, m.portsMirrored.Shared, m.portsReleased.Shared = shared, shared, shared
+	m.families = []family.Exposer{
 		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
 		raw.portsStolen, raw.portsMirrored, raw.portsReleased, raw.portsActive, raw.targetsCopied,
 		raw.messagesProcessed,
 	}
-	slices.SortFunc(m.families, func(a, b Family) int { return strings.Compare(a.Name(), b.Name()) })
+	slices.SortFunc(m.families, func(a, b family.Exposer) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, f := range m.families {
 		if err := cappedReg.Register(f); err != nil {
 			return nil, err
@@ -194,7 +206,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		m.lastEvent, m.seatLimitReached, m.seatLimitUsers,
 		m.events, m.sessionsExpired, m.sessionsTracked,
 	}
-	for _, c := range append(cs, self.collectors()...) {
+	for _, c := range append(cs, self.Collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

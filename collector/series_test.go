@@ -71,16 +71,16 @@ mirrord_ports_stolen_total{client_name="b",client_user="u",http_filtered="false"
 		"mirrord_sessions_started_total": 2, "mirrord_sessions_active": 2, "mirrord_ports_active": 2,
 		"mirrord_ports_released_total": 0, "mirrord_sessions_ended_total": 0,
 	} {
-		if got := testutil.ToFloat64(c.m.series.overflow.WithLabelValues(metric)); got != want {
+		if got := testutil.ToFloat64(c.m.series.Overflow.WithLabelValues(metric)); got != want {
 			t.Errorf("overflow of %s = %v, want %v", metric, got, want)
 		}
 	}
-	if got := testutil.ToFloat64(c.m.series.series.WithLabelValues("mirrord_sessions_started_total")); got != 3 {
+	if got := testutil.ToFloat64(c.m.series.Series.WithLabelValues("mirrord_sessions_started_total")); got != 3 {
 		t.Errorf("series of mirrord_sessions_started_total = %v, want 3 (2 + overflow)", got)
 	}
 	// Ending every session brings every gauge series back to zero.
 	apply(t, c, d, endOf("Sa", "a"), endOf("Sb", "b"), endOf("Sd", "d"))
-	if got := total(t, c.m.sessionsActive.vec); got != 0 {
+	if got := total(t, c.m.sessionsActive.Vec()); got != 0 {
 		t.Errorf("sessions active = %v after every end", got)
 	}
 }
@@ -104,7 +104,7 @@ mirrord_sessions_active{client_name="a",client_user="u",target_name="p",target_n
 		"mirrord_sessions_active", "mirrord_sessions_started_total", "mirrord_sessions_ended_total"); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.ToFloat64(c.m.series.expired.WithLabelValues("mirrord_sessions_active")); got != 1 {
+	if got := testutil.ToFloat64(c.m.series.Expired.WithLabelValues("mirrord_sessions_active")); got != 1 {
 		t.Errorf("expired sessions_active series = %v, want 1 (the overflow one)", got)
 	}
 	// Expiry frees room under the cap: a new name gets its own series again.
@@ -120,7 +120,7 @@ mirrord_sessions_started_total{client_name="c",client_user="u",target_name="p",t
 	apply(t, c, d, endOf("A", "a"), endOf("C", "c"))
 	now = now.Add(2 * time.Hour)
 	c.ExpireSeries(now)
-	if n := testutil.CollectAndCount(c.m.sessionsActive.vec); n != 0 {
+	if n := testutil.CollectAndCount(c.m.sessionsActive.Vec()); n != 0 {
 		t.Errorf("%d sessions_active series left, want 0", n)
 	}
 }
@@ -171,17 +171,17 @@ func TestMillionClientNames(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	peak = max(peak, after.HeapInuse)
 	for _, metric := range []string{"mirrord_sessions_started_total", "mirrord_sessions_ended_total", "mirrord_session_duration_seconds", "mirrord_sessions_active"} {
-		if got := testutil.ToFloat64(c.m.series.series.WithLabelValues(metric)); got != maxSeries+1 {
+		if got := testutil.ToFloat64(c.m.series.Series.WithLabelValues(metric)); got != maxSeries+1 {
 			t.Errorf("%s: %v series, want %d (cap + overflow)", metric, got, maxSeries+1)
 		}
-		if got := testutil.ToFloat64(c.m.series.overflow.WithLabelValues(metric)); got != float64(names-maxSeries) {
+		if got := testutil.ToFloat64(c.m.series.Overflow.WithLabelValues(metric)); got != float64(names-maxSeries) {
 			t.Errorf("%s: %v updates to overflow, want %d", metric, got, names-maxSeries)
 		}
 	}
-	if got := total(t, c.m.sessionsStarted.vec); got != float64(names) {
+	if got := total(t, c.m.sessionsStarted.Vec()); got != float64(names) {
 		t.Errorf("sessions started = %v, want %d", got, names)
 	}
-	if got := total(t, c.m.sessionsActive.vec); got != 0 {
+	if got := total(t, c.m.sessionsActive.Vec()); got != 0 {
 		t.Errorf("sessions active = %v, want 0", got)
 	}
 	t.Logf("%d client names, cap %d: heap in use %.1f MiB before, %.1f MiB after, %.1f MiB sampled peak; %d GCs",
@@ -267,10 +267,10 @@ func TestRunExpiresSeriesOnTick(t *testing.T) {
 	ticks <- now.Add(2 * time.Hour)
 	close(events)
 	<-done
-	if got := testutil.ToFloat64(c.m.series.expired.WithLabelValues("mirrord_sessions_started_total")); got != 1 {
+	if got := testutil.ToFloat64(c.m.series.Expired.WithLabelValues("mirrord_sessions_started_total")); got != 1 {
 		t.Errorf("expired started series = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(c.m.series.expired.WithLabelValues("mirrord_sessions_active")); got != 0 {
+	if got := testutil.ToFloat64(c.m.series.Expired.WithLabelValues("mirrord_sessions_active")); got != 0 {
 		t.Errorf("expired active series = %v, want 0: the session is still active", got)
 	}
 }
@@ -318,7 +318,7 @@ mirrord_sessions_started_total{client_name="a",client_user="u",target_name="p",t
 	}
 	// The gauges come down on the new metrics.
 	apply(t, c, d, endOf("B", "a"))
-	if got := total(t, c.m.sessionsActive.vec) + total(t, c.m.portsActive.vec); got != 0 {
+	if got := total(t, c.m.sessionsActive.Vec()) + total(t, c.m.portsActive.Vec()); got != 0 {
 		t.Errorf("active gauges sum to %v after the end, want 0", got)
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/metricvalues"
 )
 
@@ -109,33 +109,10 @@ type SeriesState struct {
 }
 
 // HistogramState is one histogram series: classic and native buckets.
-type HistogramState struct {
-	// Count and Sum are the number and sum of observations.
-	Count uint64  `json:"count"`
-	Sum   float64 `json:"sum"`
-	// UpperBounds are the classic buckets' upper bounds, without +Inf; a
-	// state is only restored by a build with the same ones.
-	UpperBounds []float64 `json:"upper_bounds"`
-	// Buckets are the observations in each classic bucket (not cumulative);
-	// the +Inf bucket holds Count minus their sum.
-	Buckets []uint64 `json:"buckets"`
-	// Schema is the native histogram's current schema: bucket k covers
-	// (2^((k-1)/2^Schema), 2^(k/2^Schema)] in absolute value.
-	Schema int32 `json:"schema"`
-	// ZeroThreshold bounds the native zero bucket, which holds ZeroCount.
-	ZeroThreshold float64 `json:"zero_threshold"`
-	ZeroCount     uint64  `json:"zero_count"`
-	// Positive and Negative are the populated native buckets of positive
-	// and negative observations, sorted by key.
-	Positive []NativeBucket `json:"positive,omitempty"`
-	Negative []NativeBucket `json:"negative,omitempty"`
-}
+type HistogramState = family.HistogramState
 
 // NativeBucket is one populated native histogram bucket.
-type NativeBucket struct {
-	Key   int32  `json:"key"`
-	Count uint64 `json:"count"`
-}
+type NativeBucket = family.NativeBucket
 
 // Snapshot returns the collector's state, sharing nothing with it: it may be
 // encoded while the collector goes on. Only the goroutine that applies
@@ -162,19 +139,20 @@ func (c *Collector) capture() *Snapshot {
 	if v, ok := collectValues(c.m.seatLimitUsers)[""]; ok {
 		s.SeatLimitActiveUsers = &v
 	}
-	overflowed, expired := collectValues(c.m.series.overflow), collectValues(c.m.series.expired)
+	overflowed, expired := collectValues(c.m.series.Overflow), collectValues(c.m.series.Expired)
 	// values copies the label values of each series once, for its family
 	// and every session that refers to it.
-	values := make(map[*seriesState][]string)
+	// It is keyed by the series (a *family.Series of any metric).
+	values := make(map[any][]string)
 	for _, f := range c.families() {
 		fs := f.snapshot(values)
 		fs.Overflowed, fs.Expired = overflowed[fs.Name], expired[fs.Name]
 		s.Families = append(s.Families, fs)
 	}
-	ref := func(st *seriesState) []string {
+	ref := func(st family.GaugeSeries) []string {
 		v, ok := values[st]
 		if !ok { // cannot happen: a held series is never expired
-			v = slices.Clone(st.values)
+			v = slices.Clone(st.Values())
 			values[st] = v
 		}
 		return v
@@ -183,10 +161,10 @@ func (c *Collector) capture() *Snapshot {
 	for id, sess := range c.sessions {
 		ss := SessionState{ID: id, Started: sess.started, Since: sess.since}
 		if sess.started {
-			ss.Active = ref(&sess.active.seriesState)
+			ss.Active = ref(sess.active)
 		}
 		for _, p := range sess.ports {
-			ss.Ports = append(ss.Ports, PortState{Port: p.port, Mode: modeNames[p.mode], Series: ref(&p.series.seriesState)})
+			ss.Ports = append(ss.Ports, PortState{Port: p.port, Mode: modeNames[p.mode], Series: ref(p.series)})
 		}
 		s.Sessions = append(s.Sessions, ss)
 	}
@@ -237,21 +215,21 @@ func (c *Collector) Restore(s *Snapshot) error {
 	for _, f := range c.families() {
 		fs := byName[f.name()]
 		f.restore(fs)
-		c.m.series.overflow.WithLabelValues(fs.Name).Add(fs.Overflowed)
-		c.m.series.expired.WithLabelValues(fs.Name).Add(fs.Expired)
+		c.m.series.Overflow.WithLabelValues(fs.Name).Add(fs.Overflowed)
+		c.m.series.Expired.WithLabelValues(fs.Name).Add(fs.Expired)
 	}
-	active, ports := &c.m.sessionsActive.vec.series, &c.m.portsActive.vec.series
+	active, ports := c.m.sessionsActive, c.m.portsActive
 	for _, ss := range s.Sessions {
 		sess := &session{started: ss.Started, since: ss.Since}
 		if ss.Started {
-			sess.active = active.lookup(ss.Active)
+			sess.active = active.Lookup(ss.Active)
 		}
 		if len(ss.Ports) > 0 {
 			sess.ports = make(heldPorts, 0, len(ss.Ports))
 		}
 		for _, p := range ss.Ports {
 			mode, _ := parseMode(p.Mode)
-			sess.ports = append(sess.ports, heldPort{portKey{p.Port, mode}, ports.lookup(p.Series)})
+			sess.ports = append(sess.ports, heldPort{portKey{p.Port, mode}, ports.Lookup(p.Series)})
 		}
 		c.sessions[ss.ID] = sess
 	}
@@ -328,7 +306,7 @@ func (c *Collector) checkState(s *Snapshot) error {
 		}
 		return out
 	}
-	active, ports := held(c.m.sessionsActive.vec.Name()), held(c.m.portsActive.vec.Name())
+	active, ports := held(c.m.sessionsActive.Name()), held(c.m.portsActive.Name())
 	ids := make(map[string]bool, len(s.Sessions))
 	for _, ss := range s.Sessions {
 		if ids[ss.ID] {
@@ -343,7 +321,7 @@ func (c *Collector) checkState(s *Snapshot) error {
 		}
 		if ss.Started {
 			if err := take(active, ss.Active); err != nil {
-				return fmt.Errorf("session %q: %s: %w", ss.ID, c.m.sessionsActive.vec.Name(), err)
+				return fmt.Errorf("session %q: %s: %w", ss.ID, c.m.sessionsActive.Name(), err)
 			}
 		}
 		seen := make(map[portKey]bool, len(ss.Ports))
@@ -360,11 +338,11 @@ func (c *Collector) checkState(s *Snapshot) error {
 				return fmt.Errorf("session %q port %d: series %q is not of mode %s", ss.ID, p.Port, p.Series, p.Mode)
 			}
 			if err := take(ports, p.Series); err != nil {
-				return fmt.Errorf("session %q port %d: %s: %w", ss.ID, p.Port, c.m.portsActive.vec.Name(), err)
+				return fmt.Errorf("session %q port %d: %s: %w", ss.ID, p.Port, c.m.portsActive.Name(), err)
 			}
 		}
 	}
-	for name, left := range map[string]map[string]int64{c.m.sessionsActive.vec.Name(): active, c.m.portsActive.vec.Name(): ports} {
+	for name, left := range map[string]map[string]int64{c.m.sessionsActive.Name(): active, c.m.portsActive.Name(): ports} {
 		for key, n := range left {
 			if n != 0 {
 				return fmt.Errorf("family %s: series %q held %d more times than sessions refer to it", name, strings.Split(key, string([]byte{keySep})), n)
@@ -420,7 +398,7 @@ func appendSeriesKey(key []byte, values []string) []byte {
 // stateFamily saves and restores one capped family.
 type stateFamily interface {
 	name() string
-	snapshot(values map[*seriesState][]string) FamilyState
+	snapshot(values map[any][]string) FamilyState
 	check(fs *FamilyState) error
 	// restore fills the family from a checked fs.
 	restore(fs *FamilyState)
@@ -434,10 +412,10 @@ const (
 	histogramSeries
 )
 
-// familyCodec is a stateFamily of a cappedVec: read and write move the
+// familyCodec is a stateFamily of a family.Capped: read and write move the
 // value of one series between the metric and a SeriesState.
-type familyCodec[T exposedSeries] struct {
-	v     *cappedVec[T]
+type familyCodec[T family.Metric] struct {
+	v     *family.Capped[T]
 	kind  seriesKind
 	read  func(T, *SeriesState)
 	write func(T, *SeriesState)
@@ -446,24 +424,24 @@ type familyCodec[T exposedSeries] struct {
 // families are the capped families, in a fixed order.
 func (c *Collector) families() []stateFamily {
 	counter := func(v counterVec) stateFamily {
-		return familyCodec[*scalar]{v: v, kind: counterSeries,
-			read:  func(m *scalar, ss *SeriesState) { ss.Value = new(m.value()) },
-			write: func(m *scalar, ss *SeriesState) { m.Add(*ss.Value) },
+		return familyCodec[*family.Scalar]{v: v, kind: counterSeries,
+			read:  func(m *family.Scalar, ss *SeriesState) { ss.Value = new(m.Value()) },
+			write: func(m *family.Scalar, ss *SeriesState) { m.Add(*ss.Value) },
 		}
 	}
 	gauge := func(v gaugeVec) stateFamily {
-		return familyCodec[*scalar]{v: v.cappedVec, kind: gaugeSeries,
-			read:  func(m *scalar, ss *SeriesState) { ss.Value = new(m.value()) },
-			write: func(m *scalar, ss *SeriesState) { m.Set(*ss.Value) },
+		return familyCodec[*family.Scalar]{v: v.Capped, kind: gaugeSeries,
+			read:  func(m *family.Scalar, ss *SeriesState) { ss.Value = new(m.Value()) },
+			write: func(m *family.Scalar, ss *SeriesState) { m.Set(*ss.Value) },
 		}
 	}
 	m := c.m
 	return []stateFamily{
 		counter(m.sessionsStarted),
 		counter(m.sessionsEnded),
-		familyCodec[*histogram]{v: m.sessionDuration, kind: histogramSeries,
-			read:  func(h *histogram, ss *SeriesState) { ss.Histogram = h.state() },
-			write: func(h *histogram, ss *SeriesState) { h.setState(ss.Histogram) },
+		familyCodec[*family.Histogram]{v: m.sessionDuration, kind: histogramSeries,
+			read:  func(h *family.Histogram, ss *SeriesState) { ss.Histogram = h.State() },
+			write: func(h *family.Histogram, ss *SeriesState) { h.SetState(ss.Histogram) },
 		},
 		gauge(m.sessionsActive),
 		counter(m.portsStolen),
@@ -475,15 +453,15 @@ func (c *Collector) families() []stateFamily {
 	}
 }
 
-func (f familyCodec[T]) name() string { return f.v.vec.Name() }
+func (f familyCodec[T]) name() string { return f.v.Name() }
 
-func (f familyCodec[T]) snapshot(values map[*seriesState][]string) FamilyState {
-	fs := FamilyState{Name: f.v.vec.Name(), Series: make([]SeriesState, 0, f.v.vec.series.len())}
-	for ch := range f.v.vec.series.all {
-		v := slices.Clone(ch.values)
-		values[&ch.seriesState] = v
-		ss := SeriesState{Values: v, Overflow: ch.overflow, Touched: timeOfUnixNano(ch.touched), Held: ch.held}
-		f.read(ch.metric, &ss)
+func (f familyCodec[T]) snapshot(values map[any][]string) FamilyState {
+	fs := FamilyState{Name: f.v.Name(), Series: make([]SeriesState, 0, f.v.Len())}
+	for ch := range f.v.All {
+		v := slices.Clone(ch.Values())
+		values[ch] = v
+		ss := SeriesState{Values: v, Overflow: ch.Overflow(), Touched: ch.Touched(), Held: ch.Held()}
+		f.read(ch.Metric(), &ss)
 		fs.Series = append(fs.Series, ss)
 	}
 	return fs
@@ -511,16 +489,8 @@ func (f familyCodec[T]) check(fs *FamilyState) error {
 }
 
 func (f familyCodec[T]) checkSeries(ss *SeriesState) error {
-	if len(ss.Values) != len(f.v.fixed) {
-		return fmt.Errorf("%d label values, want %d", len(ss.Values), len(f.v.fixed))
-	}
-	for i, v := range ss.Values {
-		if !utf8.ValidString(v) {
-			return errors.New("label value not valid UTF-8")
-		}
-		if ss.Overflow && !f.v.fixed[i] && v != OverflowValue {
-			return fmt.Errorf("overflow series with label value %q", v)
-		}
+	if err := f.v.CheckValues(ss.Values, ss.Overflow); err != nil {
+		return err
 	}
 	if y := ss.Touched.Year(); !ss.Touched.IsZero() && (y < 1678 || y > 2261) {
 		return fmt.Errorf("touched %v: outside the years 1678 to 2261 this exporter can hold", ss.Touched)
@@ -539,7 +509,7 @@ func (f familyCodec[T]) checkSeries(ss *SeriesState) error {
 			return fmt.Errorf("value %v, held %d: a gauge series is the number of its holders", *ss.Value, ss.Held)
 		}
 	case histogramSeries:
-		return ss.Histogram.check()
+		return ss.Histogram.Check(sessionDurationBuckets)
 	}
 	return nil
 }
@@ -547,95 +517,10 @@ func (f familyCodec[T]) checkSeries(ss *SeriesState) error {
 func (f familyCodec[T]) restore(fs *FamilyState) {
 	for i := range fs.Series {
 		ss := &fs.Series[i]
-		values := slices.Clone(ss.Values)
-		// find leaves the hash add takes; check refused a series twice.
-		f.v.vec.find(values)
-		ch := f.v.vec.add(seriesState{values: values, touched: unixNano(ss.Touched), held: ss.Held, overflow: ss.Overflow})
-		if !ch.overflow {
-			f.v.normal++
-		}
-		f.write(ch.metric, ss)
+		// check refused a series twice.
+		ch := f.v.Restore(slices.Clone(ss.Values), ss.Overflow, ss.Touched, ss.Held)
+		f.write(ch.Metric(), ss)
 	}
-	f.v.self.series.WithLabelValues(f.v.vec.Name()).Set(float64(f.v.vec.series.len()))
-}
-
-// state returns a copy of the series' state.
-func (h *histogram) state() *HistogramState {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return &HistogramState{
-		Count:         h.count,
-		Sum:           h.sum,
-		UpperBounds:   slices.Clone(h.upper),
-		Buckets:       slices.Clone(h.buckets),
-		Schema:        h.schema,
-		ZeroThreshold: nativeZeroThreshold,
-		ZeroCount:     h.zero,
-		Positive:      slices.Clone(h.pos),
-		Negative:      slices.Clone(h.neg),
-	}
-}
-
-// setState replaces the series' state with a checked s.
-func (h *histogram) setState(s *HistogramState) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.count, h.sum, h.schema, h.zero = s.Count, s.Sum, s.Schema, s.ZeroCount
-	h.buckets = slices.Clone(s.Buckets)
-	h.pos, h.neg = slices.Clone(s.Positive), slices.Clone(s.Negative)
-}
-
-// check returns why s is not a state this build's histogram could be in.
-func (s *HistogramState) check() error {
-	if !slices.Equal(s.UpperBounds, sessionDurationBuckets) {
-		return fmt.Errorf("classic buckets %v, not this build's %v", s.UpperBounds, sessionDurationBuckets)
-	}
-	if len(s.Buckets) != len(s.UpperBounds) {
-		return fmt.Errorf("%d classic bucket counts for %d buckets", len(s.Buckets), len(s.UpperBounds))
-	}
-	if math.IsNaN(s.Sum) || math.IsInf(s.Sum, 0) {
-		return fmt.Errorf("sum %v", s.Sum)
-	}
-	if s.Schema < nativeMinSchema || s.Schema > nativeSchema {
-		return fmt.Errorf("native schema %d outside [%d, %d]", s.Schema, nativeMinSchema, nativeSchema)
-	}
-	if s.ZeroThreshold != nativeZeroThreshold {
-		return fmt.Errorf("native zero threshold %v, not %v", s.ZeroThreshold, nativeZeroThreshold)
-	}
-	if n := len(s.Positive) + len(s.Negative); n > nativeMaxBuckets && s.Schema > nativeMinSchema {
-		return fmt.Errorf("%d native buckets at schema %d: more than %d", n, s.Schema, nativeMaxBuckets)
-	}
-	classic, err := sum(s.Buckets)
-	if err != nil || classic > s.Count {
-		return fmt.Errorf("classic buckets hold more than the count %d", s.Count)
-	}
-	native := s.ZeroCount
-	for _, list := range [][]NativeBucket{s.Positive, s.Negative} {
-		for i, b := range list {
-			if b.Count == 0 || i > 0 && b.Key <= list[i-1].Key {
-				return errors.New("native buckets not sorted, unique and populated")
-			}
-			if native+b.Count < native {
-				return errors.New("native bucket counts overflow")
-			}
-			native += b.Count
-		}
-	}
-	if native != s.Count {
-		return fmt.Errorf("native buckets hold %d observations, not the count %d", native, s.Count)
-	}
-	return nil
-}
-
-func sum(ns []uint64) (uint64, error) {
-	var t uint64
-	for _, n := range ns {
-		if t+n < t {
-			return 0, errors.New("overflow")
-		}
-		t += n
-	}
-	return t, nil
 }
 
 // metricValue is the value of a counter or gauge.

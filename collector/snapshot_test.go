@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 // stateCollector is a collector with small series limits, a session max age
@@ -231,7 +233,7 @@ func TestStateRestoresExactly(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatalf("states differ after further events:\n%s\n%s", a, b)
 	}
-	if schema := durationSchema(t, orig.Snapshot()); schema >= nativeSchema {
+	if schema := durationSchema(t, orig.Snapshot()); schema >= family.NativeSchema {
 		t.Errorf("the story did not coarsen the histogram (schema %d)", schema)
 	}
 }

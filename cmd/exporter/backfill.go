@@ -14,6 +14,7 @@ import (
 
 	"github.com/mirrord-exporter/mirrord-exporter/backfill"
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 // backfillOptions are the flags of the backfill command.
@@ -76,7 +77,7 @@ func (p *pipeline) backfill(ctx context.Context, o backfillOptions) error {
 	}
 	// The temporary files sit beside the output: the same file system, with
 	// room for about as much as the output.
-	w, err := backfill.NewWriter(filepath.Dir(o.output))
+	w, err := family.NewTimeline(filepath.Dir(o.output))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/statefile"
@@ -347,7 +348,7 @@ func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
 	}
 	// A saved log's "now" is its last event, not the wall clock.
 	p.coll.Expire(p.coll.LatestEventTime())
-	return writeExposition(stdout, p.registry, p.coll.Families())
+	return family.WriteText(stdout, p.registry, p.coll.Families(), "mirrord_")
 }
 
 // gatherer gathers every metric.

@@ -12,12 +12,12 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/statefile"
 )
 
@@ -148,8 +148,10 @@ func expireAfterCatchUp(ctx context.Context, caughtUp <-chan struct{}, ticks cha
 
 func (p *pipeline) routes(o *options, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
-	metrics := newExpositionHandler(p.registry, p.capped, p.coll.Families(), o.maxRequests, promhttpLogger{logger})
-	mux.Handle(o.metricsPath, promhttp.InstrumentMetricHandler(p.registry, newFastGzip(metrics)))
+	mux.Handle(o.metricsPath, family.NewHandler(family.HandlerOpts{
+		Registry: p.registry, Capped: p.capped, Own: p.coll.Families(),
+		MaxRequests: o.maxRequests, ErrorLog: promhttpLogger{logger},
+	}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "Healthy\n")

@@ -1,4 +1,4 @@
-package collector
+package family
 
 import (
 	"fmt"
@@ -15,14 +15,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// ownVec is a labelled family whose series this package keeps itself rather
+// Vec is a labelled family whose series this package keeps itself rather
 // than client_golang: a series holds its label values, and the label pairs of
 // the exposition are built when a scrape writes it. client_golang keeps a
 // dto.LabelPair and two *string per label of every series, most of the
 // memory of a large state (about 36 of 49 MB for the 37,700 series of the
 // info-level benchmark log). Each series is also its capped family's record
 // of it (child), so that one map serves the collector and the scrapes.
-type ownVec[T exposedSeries] struct {
+type Vec[T Metric] struct {
 	labels *labelSet
 	// newSeries makes the metric of a new series, which holds only its
 	// value: its label values are the series' (child), its names and type
@@ -37,8 +37,8 @@ type ownVec[T exposedSeries] struct {
 	hash   uint64 // the hash find computed last; the collector's goroutine's
 }
 
-func newOwnVec[T exposedSeries](ls *labelSet, newSeries func() T) *ownVec[T] {
-	return &ownVec[T]{labels: ls, newSeries: newSeries, series: newSeriesMap[T]()}
+func newVec[T Metric](ls *labelSet, newSeries func() T) *Vec[T] {
+	return &Vec[T]{labels: ls, newSeries: newSeries, series: newSeriesMap[T]()}
 }
 
 // seriesMap holds a family's series by a hash of their label values, the
@@ -47,20 +47,18 @@ func newOwnVec[T exposedSeries](ls *labelSet, newSeries func() T) *ownVec[T] {
 // a fifth of a large state's memory.
 type seriesMap[T any] struct {
 	seed  maphash.Seed
-	heads map[uint64]*child[T]
+	heads map[uint64]*Series[T]
 	n     int
 }
 
 func newSeriesMap[T any]() seriesMap[T] {
-	return seriesMap[T]{seed: maphash.MakeSeed(), heads: make(map[uint64]*child[T])}
+	return seriesMap[T]{seed: maphash.MakeSeed(), heads: make(map[uint64]*Series[T])}
 }
 
-func (m *seriesMap[T]) hash(values []string) uint64 { return hashValues(m.seed, values) }
-
-// hashValues hashes label values with seed.
-func hashValues(seed maphash.Seed, values []string) uint64 {
+// hash hashes label values with the map's seed.
+func (m *seriesMap[T]) hash(values []string) uint64 {
 	var h maphash.Hash
-	h.SetSeed(seed)
+	h.SetSeed(m.seed)
 	for _, v := range values {
 		h.WriteString(v)
 		h.WriteByte(keySep)
@@ -69,7 +67,7 @@ func hashValues(seed maphash.Seed, values []string) uint64 {
 }
 
 // get returns the series of values, of hash h, or nil.
-func (m *seriesMap[T]) get(h uint64, values []string) *child[T] {
+func (m *seriesMap[T]) get(h uint64, values []string) *Series[T] {
 	for ch := m.heads[h]; ch != nil; ch = ch.next {
 		if slices.Equal(ch.values, values) {
 			return ch
@@ -79,12 +77,12 @@ func (m *seriesMap[T]) get(h uint64, values []string) *child[T] {
 }
 
 // lookup returns the series of values, or nil.
-func (m *seriesMap[T]) lookup(values []string) *child[T] {
+func (m *seriesMap[T]) lookup(values []string) *Series[T] {
 	return m.get(m.hash(values), values)
 }
 
 // put adds ch, of hash h, which get did not find.
-func (m *seriesMap[T]) put(h uint64, ch *child[T]) {
+func (m *seriesMap[T]) put(h uint64, ch *Series[T]) {
 	ch.next = m.heads[h]
 	m.heads[h] = ch
 	m.n++
@@ -94,7 +92,7 @@ func (m *seriesMap[T]) put(h uint64, ch *child[T]) {
 func (m *seriesMap[T]) len() int { return m.n }
 
 // all yields every series, in no order.
-func (m *seriesMap[T]) all(yield func(*child[T]) bool) {
+func (m *seriesMap[T]) all(yield func(*Series[T]) bool) {
 	for _, head := range m.heads {
 		for ch := head; ch != nil; ch = ch.next {
 			if !yield(ch) {
@@ -105,7 +103,7 @@ func (m *seriesMap[T]) all(yield func(*child[T]) bool) {
 }
 
 // deleteIf deletes the series for which drop reports true.
-func (m *seriesMap[T]) deleteIf(drop func(*child[T]) bool) {
+func (m *seriesMap[T]) deleteIf(drop func(*Series[T]) bool) {
 	for h, head := range m.heads {
 		kept := head
 		for link := &kept; *link != nil; {
@@ -168,10 +166,10 @@ func (ls *labelSet) pairs(values []string) []*dto.LabelPair {
 }
 
 // Describe implements prometheus.Collector.
-func (v *ownVec[T]) Describe(ch chan<- *prometheus.Desc) { ch <- v.labels.desc }
+func (v *Vec[T]) Describe(ch chan<- *prometheus.Desc) { ch <- v.labels.desc }
 
 // Collect implements prometheus.Collector.
-func (v *ownVec[T]) Collect(ch chan<- prometheus.Metric) {
+func (v *Vec[T]) Collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for s := range v.series.all {
@@ -181,11 +179,11 @@ func (v *ownVec[T]) Collect(ch chan<- prometheus.Metric) {
 
 // labelled returns series s as client_golang's Gather wants it: a metric
 // that writes its labels too.
-func (v *ownVec[T]) labelled(s *child[T]) prometheus.Metric { return labelledSeries[T]{v.labels, s} }
+func (v *Vec[T]) labelled(s *Series[T]) prometheus.Metric { return labelledSeries[T]{v.labels, s} }
 
-type labelledSeries[T exposedSeries] struct {
+type labelledSeries[T Metric] struct {
 	labels *labelSet
-	series *child[T]
+	series *Series[T]
 }
 
 func (m labelledSeries[T]) Desc() *prometheus.Desc { return m.labels.desc }
@@ -198,7 +196,7 @@ func (m labelledSeries[T]) Write(out *dto.Metric) error {
 
 // find returns the series of values if there is one, and keeps their hash
 // for add. The collector's goroutine only.
-func (v *ownVec[T]) find(values []string) (*child[T], bool) {
+func (v *Vec[T]) find(values []string) (*Series[T], bool) {
 	v.hash = v.series.hash(values)
 	s := v.series.get(v.hash, values)
 	return s, s != nil
@@ -207,8 +205,8 @@ func (v *ownVec[T]) find(values []string) (*child[T], bool) {
 // add creates the series of st.values, which find was last given and did
 // not find; the series keeps st.values, which the caller must not change
 // afterwards. The collector's goroutine only.
-func (v *ownVec[T]) add(st seriesState) *child[T] {
-	s := &child[T]{seriesState: st, metric: v.newSeries()}
+func (v *Vec[T]) add(st seriesState) *Series[T] {
+	s := &Series[T]{seriesState: st, metric: v.newSeries()}
 	v.mu.Lock()
 	v.series.put(v.hash, s)
 	v.mu.Unlock()
@@ -217,7 +215,7 @@ func (v *ownVec[T]) add(st seriesState) *child[T] {
 
 // deleteIf deletes the series for which drop reports true. The collector's
 // goroutine only.
-func (v *ownVec[T]) deleteIf(drop func(*child[T]) bool) {
+func (v *Vec[T]) deleteIf(drop func(*Series[T]) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.series.deleteIf(drop)
@@ -227,7 +225,7 @@ func (v *ownVec[T]) deleteIf(drop func(*child[T]) bool) {
 // keeps values, which the caller must not change afterwards. Like
 // client_golang's, it panics on a wrong number of values: a programming
 // error.
-func (v *ownVec[T]) WithLabelValues(values ...string) T {
+func (v *Vec[T]) WithLabelValues(values ...string) T {
 	if want := len(v.labels.names); len(values) != want {
 		panic(fmt.Sprintf("%s: %d label values, want %d", v.labels.desc, len(values), want))
 	}
@@ -237,20 +235,20 @@ func (v *ownVec[T]) WithLabelValues(values ...string) T {
 	return v.add(seriesState{values: values}).metric
 }
 
-// scalarVec is a counter or gauge family of scalar series.
-type scalarVec = ownVec[*scalar]
+// ScalarVec is a counter or gauge family of scalar series.
+type ScalarVec = Vec[*Scalar]
 
-// newScalarVec returns a counter (kind prometheus.CounterValue) or gauge
+// NewScalarVec returns a counter (kind prometheus.CounterValue) or gauge
 // (prometheus.GaugeValue) family. A counter series records when it was made,
 // on now's clock, as client_golang's do.
-func newScalarVec(name, help string, labels []string, kind prometheus.ValueType, now func() time.Time) *scalarVec {
+func NewScalarVec(name, help string, labels []string, kind prometheus.ValueType, now func() time.Time) *ScalarVec {
 	typ := dto.MetricType_GAUGE
 	if kind == prometheus.CounterValue {
 		typ = dto.MetricType_COUNTER
 	}
 	ls := newLabelSet(name, help, typ, labels)
-	return newOwnVec(ls, func() *scalar {
-		s := &scalar{}
+	return newVec(ls, func() *Scalar {
+		s := &Scalar{}
 		if kind == prometheus.CounterValue {
 			s.created = now().UnixNano()
 		}
@@ -258,30 +256,31 @@ func newScalarVec(name, help string, labels []string, kind prometheus.ValueType,
 	})
 }
 
-// scalar is the value of one counter or gauge series, as its family's type
+// Scalar is the value of one counter or gauge series, as its family's type
 // says. Only the collector's goroutine changes it, so an update is a load
 // and a store; scrapes read it atomically.
-type scalar struct {
+type Scalar struct {
 	created int64 // Unix nanoseconds; counters only
 	bits    atomic.Uint64
 }
 
-func (s *scalar) value() float64 { return math.Float64frombits(s.bits.Load()) }
+// Value returns the series' value.
+func (s *Scalar) Value() float64 { return math.Float64frombits(s.bits.Load()) }
 
 // Add adds d to the series.
-func (s *scalar) Add(d float64) { s.bits.Store(math.Float64bits(s.value() + d)) }
+func (s *Scalar) Add(d float64) { s.bits.Store(math.Float64bits(s.Value() + d)) }
 
 // Inc adds one.
-func (s *scalar) Inc() { s.Add(1) }
+func (s *Scalar) Inc() { s.Add(1) }
 
 // Dec takes one off a gauge.
-func (s *scalar) Dec() { s.Add(-1) }
+func (s *Scalar) Dec() { s.Add(-1) }
 
 // Set sets a gauge to v.
-func (s *scalar) Set(v float64) { s.bits.Store(math.Float64bits(v)) }
+func (s *Scalar) Set(v float64) { s.bits.Store(math.Float64bits(v)) }
 
-func (s *scalar) writeValue(out *dto.Metric, typ dto.MetricType) {
-	v := s.value()
+func (s *Scalar) writeValue(out *dto.Metric, typ dto.MetricType) {
+	v := s.Value()
 	if typ == dto.MetricType_COUNTER {
 		out.Counter = &dto.Counter{Value: &v, CreatedTimestamp: timestamppb.New(time.Unix(0, s.created))}
 	} else {

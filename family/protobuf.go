@@ -1,4 +1,4 @@
-package collector
+package family
 
 import (
 	"io"
@@ -36,7 +36,7 @@ type protoScratch struct{ metric, inner, leaf []byte }
 
 // writeProtobuf writes the family, whose series are sorted, as one
 // length-delimited MetricFamily.
-func (v *ownVec[T]) writeProtobuf(w io.Writer, series []*child[T]) error {
+func (v *Vec[T]) writeProtobuf(w io.Writer, series []*Series[T]) error {
 	ls := v.labels
 	fam := protowire.AppendTag(nil, familyName, protowire.BytesType)
 	fam = protowire.AppendString(fam, ls.name)
@@ -89,9 +89,9 @@ func appendUvarint(b []byte, num protowire.Number, v uint64) []byte {
 }
 
 // appendProtobuf appends the series' Metric message body.
-func (s *scalar) appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte {
+func (s *Scalar) appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte {
 	b = ls.appendLabelPairs(b, values)
-	sc.inner = appendDouble(sc.inner[:0], scalarValue, s.value())
+	sc.inner = appendDouble(sc.inner[:0], scalarValue, s.Value())
 	if ls.typ != dto.MetricType_COUNTER {
 		return appendMessage(b, metricGauge, sc.inner)
 	}
@@ -113,7 +113,7 @@ func (s *scalar) appendProtobuf(b []byte, ls *labelSet, values []string, sc *pro
 
 // appendProtobuf appends the series' Metric message body, as Write builds
 // it.
-func (h *histogram) appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte {
+func (h *Histogram) appendProtobuf(b []byte, ls *labelSet, values []string, sc *protoScratch) []byte {
 	b = ls.appendLabelPairs(b, values)
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -1,4 +1,4 @@
-package collector
+package family
 
 import (
 	"io"
@@ -25,7 +25,7 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 	created := time.Date(2026, 8, 17, 10, 0, 0, 123, time.UTC)
 	clock := func() time.Time { return created }
 
-	oursVec := newScalarVec("c_total", "help", labels, prometheus.CounterValue, clock)
+	oursVec := NewScalarVec("c_total", "help", labels, prometheus.CounterValue, clock)
 	ours := oursVec.WithLabelValues(values...)
 	ours.Inc()
 	ours.Add(2.5)
@@ -41,8 +41,8 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 		t.Errorf("counter:\n%s\nclient_golang's:\n%s", prototext.Format(got), prototext.Format(want))
 	}
 
-	gaugeVec := newScalarVec("g", "help", labels, prometheus.GaugeValue, clock)
-	gauge := gaugeVec.WithLabelValues(values...)
+	Gauge := NewScalarVec("g", "help", labels, prometheus.GaugeValue, clock)
+	gauge := Gauge.WithLabelValues(values...)
 	theirGauge := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g", Help: "help"}, labels).WithLabelValues(values...)
 	for _, m := range []interface{ Inc() }{gauge, theirGauge} {
 		m.Inc()
@@ -50,11 +50,11 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 	}
 	gauge.Dec()
 	theirGauge.Dec()
-	if got, want := writeMetric(t, labelledMetric(gaugeVec, values...)), writeMetric(t, theirGauge); !proto.Equal(got, want) {
+	if got, want := writeMetric(t, labelledMetric(Gauge, values...)), writeMetric(t, theirGauge); !proto.Equal(got, want) {
 		t.Errorf("gauge:\n%s\nclient_golang's:\n%s", prototext.Format(got), prototext.Format(want))
 	}
 	gauge.Set(7)
-	if v := gauge.value(); v != 7 {
+	if v := gauge.Value(); v != 7 {
 		t.Errorf("gauge after Set(7) = %v", v)
 	}
 }
@@ -62,7 +62,7 @@ func TestScalarWritesAsClientGolang(t *testing.T) {
 // TestOwnVecSeries: WithLabelValues makes a series once, DeleteLabelValues
 // forgets it, and a family without labels has one series without pairs.
 func TestOwnVecSeries(t *testing.T) {
-	v := newScalarVec("c_total", "help", []string{"a", "b"}, prometheus.CounterValue, time.Now)
+	v := NewScalarVec("c_total", "help", []string{"a", "b"}, prometheus.CounterValue, time.Now)
 	s := v.WithLabelValues("x", "y")
 	if v.WithLabelValues("x", "y") != s {
 		t.Error("a second WithLabelValues made a new series")
@@ -84,31 +84,47 @@ func TestOwnVecSeries(t *testing.T) {
 		}()
 		v.WithLabelValues("x")
 	}()
-	plain := newScalarVec("g", "help", nil, prometheus.GaugeValue, time.Now)
+	plain := NewScalarVec("g", "help", nil, prometheus.GaugeValue, time.Now)
 	if m := writeMetric(t, labelledMetric(plain)); len(m.Label) != 0 {
 		t.Errorf("labels %v on a family without labels", m.Label)
 	}
 }
 
 // TestScalarConcurrentWrite is for the race detector: scrapes gather while
-// the collector's goroutine updates, adds and deletes series.
+// the collector's goroutine updates, adds and deletes series. The series
+// left hold exactly the increments since their last deletion.
 func TestScalarConcurrentWrite(t *testing.T) {
-	v := newScalarVec("c_total", "help", []string{"l"}, prometheus.CounterValue, time.Now)
+	v := NewScalarVec("c_total", "help", []string{"l"}, prometheus.CounterValue, time.Now)
+	want := map[string]float64{}
 	gatherWhile(t, v, func(i int) {
-		v.WithLabelValues(strings.Repeat("a", i%5)).Inc()
+		l := strings.Repeat("a", i%5)
+		v.WithLabelValues(l).Inc()
+		want[l]++
 		if i%1000 == 0 {
 			deleteSeries(v, "")
+			delete(want, "")
 		}
 	})
+	if got := v.series.len(); got != len(want) {
+		t.Fatalf("%d series, want %d", got, len(want))
+	}
+	for l, w := range want {
+		s, ok := v.find([]string{l})
+		if !ok {
+			t.Fatalf("series %q missing", l)
+		}
+		if got := s.metric.Value(); got != w {
+			t.Errorf("series %q = %v, want %v", l, got, w)
+		}
+	}
 }
 
 // deleteSeries deletes the series of values, as expiry does, and reports
 // whether there was one.
-func deleteSeries[T exposedSeries](v *ownVec[T], values ...string) bool {
-	key := string(appendSeriesKey(nil, values))
+func deleteSeries[T Metric](v *Vec[T], values ...string) bool {
 	found := false
-	v.deleteIf(func(s *child[T]) bool {
-		if string(appendSeriesKey(nil, s.values)) != key {
+	v.deleteIf(func(s *Series[T]) bool {
+		if !slices.Equal(s.values, values) {
 			return false
 		}
 		found = true
@@ -120,7 +136,7 @@ func deleteSeries[T exposedSeries](v *ownVec[T], values ...string) bool {
 // gatherWhile gathers c, and prints it as --once does, over and over on
 // another goroutine while update runs 20,000 times, as scrapes do while the
 // collector applies events.
-func gatherWhile(t *testing.T, c Family, update func(i int)) {
+func gatherWhile(t *testing.T, c Exposer, update func(i int)) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
@@ -152,7 +168,7 @@ func gatherWhile(t *testing.T, c Family, update func(i int)) {
 
 // labelledMetric returns the series of values, made if new, as Collect
 // hands it to client_golang.
-func labelledMetric[T exposedSeries](v *ownVec[T], values ...string) prometheus.Metric {
+func labelledMetric[T Metric](v *Vec[T], values ...string) prometheus.Metric {
 	v.WithLabelValues(values...)
 	s, _ := v.find(values)
 	return v.labelled(s)
@@ -176,9 +192,9 @@ func TestSeriesMapChainsCollisions(t *testing.T) {
 	for i := range 5 {
 		v := []string{strconv.Itoa(i)}
 		values = append(values, v)
-		m.put(h, &child[int]{seriesState: seriesState{values: v}, metric: i})
+		m.put(h, &Series[int]{seriesState: seriesState{values: v}, metric: i})
 	}
-	m.put(h+1, &child[int]{seriesState: seriesState{values: []string{"other"}}, metric: 9})
+	m.put(h+1, &Series[int]{seriesState: seriesState{values: []string{"other"}}, metric: 9})
 	for i, v := range values {
 		if ch := m.get(h, v); ch == nil || ch.metric != i {
 			t.Fatalf("get %v: %v", v, ch)
@@ -188,7 +204,7 @@ func TestSeriesMapChainsCollisions(t *testing.T) {
 		t.Fatal("a series found under another hash, or not under its own")
 	}
 	for _, drop := range []int{2, 4, 0} { // middle, head, tail of the chain
-		m.deleteIf(func(ch *child[int]) bool { return ch.metric == drop })
+		m.deleteIf(func(ch *Series[int]) bool { return ch.metric == drop })
 		if m.get(h, values[drop]) != nil {
 			t.Fatalf("series %d still there", drop)
 		}
@@ -201,7 +217,7 @@ func TestSeriesMapChainsCollisions(t *testing.T) {
 	if !slices.Equal(left, []int{1, 3, 9}) || m.len() != 3 {
 		t.Fatalf("left %v (len %d), want [1 3 9]", left, m.len())
 	}
-	m.deleteIf(func(*child[int]) bool { return true })
+	m.deleteIf(func(*Series[int]) bool { return true })
 	if m.len() != 0 || len(m.heads) != 0 {
 		t.Fatalf("%d series, %d heads after deleting all", m.len(), len(m.heads))
 	}

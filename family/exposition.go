@@ -1,4 +1,4 @@
-package collector
+package family
 
 import (
 	"bytes"
@@ -34,9 +34,9 @@ const (
 	ProtobufDelimited
 )
 
-// Family is a metric family that writes its own exposition, and can be
+// Exposer is a metric family that writes its own exposition, and can be
 // gathered as any other.
-type Family interface {
+type Exposer interface {
 	prometheus.Collector
 	Name() string
 	// WriteExposition writes the family as expfmt writes what Gather
@@ -45,9 +45,9 @@ type Family interface {
 	WriteExposition(w io.Writer, f Format) error
 }
 
-// exposedSeries is the metric of a series of an ownVec, which writes its
+// Metric is the metric of a series of an Vec, which writes its
 // value in each format; the labels are the series' and the family's.
-type exposedSeries interface {
+type Metric interface {
 	// writeValue sets out's value fields, for a family of type typ.
 	writeValue(out *dto.Metric, typ dto.MetricType)
 	// appendExposition appends its sample lines in a text format.
@@ -60,12 +60,12 @@ type exposedSeries interface {
 const flushSize = 32 << 10
 
 // Name returns the family's name.
-func (v *ownVec[T]) Name() string { return v.labels.name }
+func (v *Vec[T]) Name() string { return v.labels.name }
 
-// WriteExposition implements Family.
-func (v *ownVec[T]) WriteExposition(w io.Writer, f Format) error {
+// WriteExposition implements Exposer.
+func (v *Vec[T]) WriteExposition(w io.Writer, f Format) error {
 	v.mu.Lock()
-	series := make([]*child[T], 0, v.series.len())
+	series := make([]*Series[T], 0, v.series.len())
 	for s := range v.series.all {
 		series = append(series, s)
 	}
@@ -76,7 +76,7 @@ func (v *ownVec[T]) WriteExposition(w io.Writer, f Format) error {
 	// A series' label values never change, and its value is read as a
 	// scrape reads it: the lock is not needed past the copy.
 	order := v.labels.order
-	slices.SortFunc(series, func(a, b *child[T]) int {
+	slices.SortFunc(series, func(a, b *Series[T]) int {
 		for _, j := range order {
 			if c := strings.Compare(a.values[j], b.values[j]); c != 0 {
 				return c
@@ -200,12 +200,12 @@ func appendCount(b []byte, n uint64, f Format) []byte {
 	return appendFloat(b, float64(n), f)
 }
 
-func (s *scalar) appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte {
+func (s *Scalar) appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte {
 	b = ls.appendSeries(b, "", values, nil)
-	return append(appendFloat(b, s.value(), f), '\n')
+	return append(appendFloat(b, s.Value(), f), '\n')
 }
 
-func (h *histogram) appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte {
+func (h *Histogram) appendExposition(b []byte, ls *labelSet, values []string, f Format) []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var le [32]byte

@@ -1,7 +1,9 @@
-package collector
+package family
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -17,7 +19,9 @@ import (
 // which the family used before it had a histogram of its own (one whose
 // state can be saved and restored).
 const (
-	nativeSchema        = 3 // the largest schema whose bucket factor, 2^(2^-3), is ≤ 1.1
+	// NativeSchema is the schema a native histogram starts at: the largest
+	// whose bucket factor, 2^(2^-3), is ≤ 1.1.
+	NativeSchema        = 3
 	nativeMinSchema     = -4
 	nativeMaxBuckets    = 160
 	nativeZeroThreshold = 2.938735877055719e-39 // 2^-128, client_golang's default
@@ -26,7 +30,7 @@ const (
 // nativeBounds are the lower bounds, as fractions of math.Frexp, of the
 // buckets within one power of two, per positive schema. They are
 // client_golang's constants, so that keys match its histograms bit for bit.
-var nativeBounds = [nativeSchema + 1][]float64{
+var nativeBounds = [NativeSchema + 1][]float64{
 	{0.5},
 	{0.5, 0.7071067811865475},
 	{0.5, 0.5946035575013605, 0.7071067811865475, 0.8408964152537144},
@@ -36,27 +40,29 @@ var nativeBounds = [nativeSchema + 1][]float64{
 	},
 }
 
-// histogramVec is a labelled histogram family with classic and native
+// HistogramVec is a labelled histogram family with classic and native
 // buckets whose series can be read and set whole (histogramState), unlike
 // client_golang's. Observations come from one goroutine; Collect from
 // concurrent scrapes.
-type histogramVec = ownVec[*histogram]
+type HistogramVec = Vec[*Histogram]
 
-func newHistogramVec(name, help string, labels []string, buckets []float64) *histogramVec {
+// NewHistogramVec returns a histogram family with the classic buckets of
+// upper bounds buckets (+Inf left out), which every series shares.
+func NewHistogramVec(name, help string, labels []string, buckets []float64) *HistogramVec {
 	ls := newLabelSet(name, help, dto.MetricType_HISTOGRAM, labels)
-	return newOwnVec(ls, func() *histogram {
-		return &histogram{
+	return newVec(ls, func() *Histogram {
+		return &Histogram{
 			upper:   buckets,
 			buckets: make([]uint64, len(buckets)),
-			schema:  nativeSchema,
+			schema:  NativeSchema,
 		}
 	})
 }
 
-// histogram is one series: classic bucket counts plus a native histogram
+// Histogram is one series: classic bucket counts plus a native histogram
 // that halves its resolution rather than reset when it has too many buckets,
 // so that its counts stay exact.
-type histogram struct {
+type Histogram struct {
 	upper []float64
 
 	mu      sync.Mutex // Observe against Write from scrapes
@@ -85,7 +91,7 @@ func (bs nativeBuckets) inc(key int) nativeBuckets {
 }
 
 // Observe implements prometheus.Observer.
-func (h *histogram) Observe(v float64) {
+func (h *Histogram) Observe(v float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if i := sort.SearchFloat64s(h.upper, v); i < len(h.upper) {
@@ -158,7 +164,7 @@ func (bs nativeBuckets) widen() nativeBuckets {
 	return out
 }
 
-func (h *histogram) writeValue(out *dto.Metric, _ dto.MetricType) {
+func (h *Histogram) writeValue(out *dto.Metric, _ dto.MetricType) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	his := &dto.Histogram{
@@ -209,4 +215,113 @@ func nativeSpans(buckets nativeBuckets) ([]*dto.BucketSpan, []int64) {
 		next = k + 1
 	}
 	return spans, deltas
+}
+
+// HistogramState is one histogram series: classic and native buckets.
+type HistogramState struct {
+	// Count and Sum are the number and sum of observations.
+	Count uint64  `json:"count"`
+	Sum   float64 `json:"sum"`
+	// UpperBounds are the classic buckets' upper bounds, without +Inf; a
+	// state is only restored by a build with the same ones.
+	UpperBounds []float64 `json:"upper_bounds"`
+	// Buckets are the observations in each classic bucket (not cumulative);
+	// the +Inf bucket holds Count minus their sum.
+	Buckets []uint64 `json:"buckets"`
+	// Schema is the native histogram's current schema: bucket k covers
+	// (2^((k-1)/2^Schema), 2^(k/2^Schema)] in absolute value.
+	Schema int32 `json:"schema"`
+	// ZeroThreshold bounds the native zero bucket, which holds ZeroCount.
+	ZeroThreshold float64 `json:"zero_threshold"`
+	ZeroCount     uint64  `json:"zero_count"`
+	// Positive and Negative are the populated native buckets of positive
+	// and negative observations, sorted by key.
+	Positive []NativeBucket `json:"positive,omitempty"`
+	Negative []NativeBucket `json:"negative,omitempty"`
+}
+
+// NativeBucket is one populated native histogram bucket.
+type NativeBucket struct {
+	Key   int32  `json:"key"`
+	Count uint64 `json:"count"`
+}
+
+// State returns a copy of the series' state.
+func (h *Histogram) State() *HistogramState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return &HistogramState{
+		Count:         h.count,
+		Sum:           h.sum,
+		UpperBounds:   slices.Clone(h.upper),
+		Buckets:       slices.Clone(h.buckets),
+		Schema:        h.schema,
+		ZeroThreshold: nativeZeroThreshold,
+		ZeroCount:     h.zero,
+		Positive:      slices.Clone(h.pos),
+		Negative:      slices.Clone(h.neg),
+	}
+}
+
+// SetState replaces the series' state with s, which Check accepted.
+func (h *Histogram) SetState(s *HistogramState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.count, h.sum, h.schema, h.zero = s.Count, s.Sum, s.Schema, s.ZeroCount
+	h.buckets = slices.Clone(s.Buckets)
+	h.pos, h.neg = slices.Clone(s.Positive), slices.Clone(s.Negative)
+}
+
+// Check returns why s is not a state this build's histogram of classic
+// buckets upper could be in.
+func (s *HistogramState) Check(upper []float64) error {
+	if !slices.Equal(s.UpperBounds, upper) {
+		return fmt.Errorf("classic buckets %v, not this build's %v", s.UpperBounds, upper)
+	}
+	if len(s.Buckets) != len(s.UpperBounds) {
+		return fmt.Errorf("%d classic bucket counts for %d buckets", len(s.Buckets), len(s.UpperBounds))
+	}
+	if math.IsNaN(s.Sum) || math.IsInf(s.Sum, 0) {
+		return fmt.Errorf("sum %v", s.Sum)
+	}
+	if s.Schema < nativeMinSchema || s.Schema > NativeSchema {
+		return fmt.Errorf("native schema %d outside [%d, %d]", s.Schema, nativeMinSchema, NativeSchema)
+	}
+	if s.ZeroThreshold != nativeZeroThreshold {
+		return fmt.Errorf("native zero threshold %v, not %v", s.ZeroThreshold, nativeZeroThreshold)
+	}
+	if n := len(s.Positive) + len(s.Negative); n > nativeMaxBuckets && s.Schema > nativeMinSchema {
+		return fmt.Errorf("%d native buckets at schema %d: more than %d", n, s.Schema, nativeMaxBuckets)
+	}
+	classic, err := sum(s.Buckets)
+	if err != nil || classic > s.Count {
+		return fmt.Errorf("classic buckets hold more than the count %d", s.Count)
+	}
+	native := s.ZeroCount
+	for _, list := range [][]NativeBucket{s.Positive, s.Negative} {
+		for i, b := range list {
+			if b.Count == 0 || i > 0 && b.Key <= list[i-1].Key {
+				return errors.New("native buckets not sorted, unique and populated")
+			}
+			if native+b.Count < native {
+				return errors.New("native bucket counts overflow")
+			}
+			native += b.Count
+		}
+	}
+	if native != s.Count {
+		return fmt.Errorf("native buckets hold %d observations, not the count %d", native, s.Count)
+	}
+	return nil
+}
+
+func sum(ns []uint64) (uint64, error) {
+	var t uint64
+	for _, n := range ns {
+		if t+n < t {
+			return 0, errors.New("overflow")
+		}
+		t += n
+	}
+	return t, nil
 }

@@ -1,4 +1,4 @@
-package backfill
+package family
 
 import (
 	"bufio"
@@ -14,40 +14,42 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// Writer collects samples of metric families over time and writes them as
-// OpenMetrics. promtool wants each family's samples contiguous, while they
+// Timeline collects samples of metric families over time and writes them as
+// OpenMetrics with timestamps, for promtool's "tsdb create-blocks-from
+// openmetrics". promtool wants each family's samples contiguous, while they
 // are gathered step by step across all families; so each family's samples
 // are appended to a temporary file of its own and the files are joined at
 // the end. Memory holds only the set of series seen (for their zero
 // samples), not the samples.
-type Writer struct {
+type Timeline struct {
 	dir      string
-	families map[string]*family
+	families map[string]*timelineFamily
 	order    []string // family names in first-seen order, sorted at the end
 	prev     time.Time
 	hasPrev  bool
 	start    time.Time // time of the zero samples of the first Sample's series
 }
 
-type family struct {
+// timelineFamily is the samples of one family, in its temporary file.
+type timelineFamily struct {
 	typ, help string
 	file      *os.File
 	buf       *bufio.Writer
 	seen      map[string]bool // series (label sets) already written
 }
 
-// NewWriter returns a Writer keeping its temporary files in a new directory
+// NewTimeline returns a Timeline keeping its temporary files in a new directory
 // under dir (os.TempDir when empty). Close removes them.
-func NewWriter(dir string) (*Writer, error) {
+func NewTimeline(dir string) (*Timeline, error) {
 	d, err := os.MkdirTemp(dir, "mirrord-backfill-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
 	}
-	return &Writer{dir: d, families: map[string]*family{}}, nil
+	return &Timeline{dir: d, families: map[string]*timelineFamily{}}, nil
 }
 
 // Close removes the temporary files.
-func (w *Writer) Close() error {
+func (w *Timeline) Close() error {
 	for _, f := range w.families {
 		f.file.Close()
 	}
@@ -59,7 +61,7 @@ func (w *Writer) Close() error {
 // histogram series seen for the first time also gets a zero sample at the
 // previous step's time, so that increase() over a range covering its birth
 // counts its first events instead of taking them as the starting value.
-func (w *Writer) Sample(families []*dto.MetricFamily, t time.Time) error {
+func (w *Timeline) Sample(families []*dto.MetricFamily, t time.Time) error {
 	if w.hasPrev && millis(t) <= millis(w.prev) {
 		return fmt.Errorf("sample at %s is not after the previous one at %s", t, w.prev)
 	}
@@ -81,10 +83,10 @@ func (w *Writer) Sample(families []*dto.MetricFamily, t time.Time) error {
 			if !f.seen[labels] {
 				f.seen[labels] = true
 				if typ != "gauge" && zero {
-					writeMetric(f.buf, mf.GetName(), typ, labels, zeroOf(m), zeroAt)
+					writeTimedMetric(f.buf, mf.GetName(), typ, labels, zeroOf(m), zeroAt)
 				}
 			}
-			writeMetric(f.buf, mf.GetName(), typ, labels, m, t)
+			writeTimedMetric(f.buf, mf.GetName(), typ, labels, m, t)
 		}
 	}
 	w.prev, w.hasPrev = t, true
@@ -93,9 +95,9 @@ func (w *Writer) Sample(families []*dto.MetricFamily, t time.Time) error {
 
 // Start sets the time of the zero samples of the series seen in the first
 // Sample: the step boundary at or before the first event.
-func (w *Writer) Start(t time.Time) { w.start = t }
+func (w *Timeline) Start(t time.Time) { w.start = t }
 
-func (w *Writer) family(mf *dto.MetricFamily, typ string) (*family, error) {
+func (w *Timeline) family(mf *dto.MetricFamily, typ string) (*timelineFamily, error) {
 	name := mf.GetName()
 	if f, ok := w.families[name]; ok {
 		return f, nil
@@ -104,7 +106,7 @@ func (w *Writer) family(mf *dto.MetricFamily, typ string) (*family, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporary file of %s: %w", name, err)
 	}
-	f := &family{typ: typ, help: mf.GetHelp(), file: file, buf: bufio.NewWriterSize(file, 64<<10), seen: map[string]bool{}}
+	f := &timelineFamily{typ: typ, help: mf.GetHelp(), file: file, buf: bufio.NewWriterSize(file, 64<<10), seen: map[string]bool{}}
 	w.families[name] = f
 	w.order = append(w.order, name)
 	return f, nil
@@ -112,7 +114,7 @@ func (w *Writer) family(mf *dto.MetricFamily, typ string) (*family, error) {
 
 // WriteTo writes every family, sorted by name, with its TYPE and HELP, and
 // the closing # EOF.
-func (w *Writer) WriteTo(out io.Writer) (int64, error) {
+func (w *Timeline) WriteTo(out io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(out, 64<<10)
 	cw := &countWriter{w: bw}
 	names := append([]string(nil), w.order...)
@@ -125,10 +127,10 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		if _, err := f.file.Seek(0, io.SeekStart); err != nil {
 			return cw.n, fmt.Errorf("rewind samples of %s: %w", name, err)
 		}
-		fname := familyName(name, f.typ)
+		fname := openMetricsName(name, f.typ)
 		fmt.Fprintf(cw, "# TYPE %s %s\n", fname, f.typ)
 		if f.help != "" {
-			fmt.Fprintf(cw, "# HELP %s %s\n", fname, escapeHelp(f.help))
+			fmt.Fprintf(cw, "# HELP %s %s\n", fname, appendEscaped(nil, f.help, false))
 		}
 		if _, err := io.Copy(cw, f.file); err != nil {
 			return cw.n, fmt.Errorf("copy samples of %s: %w", name, err)
@@ -164,9 +166,9 @@ func typeName(t dto.MetricType) (string, bool) {
 	return "", false
 }
 
-// familyName is the OpenMetrics family name: a counter's samples end in
+// openMetricsName is the OpenMetrics family name: a counter's samples end in
 // _total, its family name does not.
-func familyName(name, typ string) string {
+func openMetricsName(name, typ string) string {
 	if typ == "counter" {
 		return strings.TrimSuffix(name, "_total")
 	}
@@ -186,31 +188,35 @@ func zeroOf(m *dto.Metric) *dto.Metric {
 	return z
 }
 
-func writeMetric(w *bufio.Writer, name, typ, labels string, m *dto.Metric, t time.Time) {
+func writeTimedMetric(w *bufio.Writer, name, typ, labels string, m *dto.Metric, t time.Time) {
 	ts := formatTime(t)
 	switch typ {
 	case "counter":
-		writeSample(w, name, labels, "", m.GetCounter().GetValue(), ts)
+		writeTimedSample(w, name, labels, "", m.GetCounter().GetValue(), ts)
 	case "gauge":
-		writeSample(w, name, labels, "", m.GetGauge().GetValue(), ts)
+		writeTimedSample(w, name, labels, "", m.GetGauge().GetValue(), ts)
 	case "histogram":
 		h := m.GetHistogram()
 		infSeen := false
+		var le []byte
 		for _, b := range h.GetBucket() {
 			if math.IsInf(b.GetUpperBound(), +1) {
 				infSeen = true
 			}
-			writeSample(w, name+"_bucket", labels, `le="`+formatFloat(b.GetUpperBound())+`"`, float64(b.GetCumulativeCount()), ts)
+			le = appendFloat(append(le[:0], `le="`...), b.GetUpperBound(), PrometheusText)
+			writeTimedSample(w, name+"_bucket", labels, string(append(le, '"')), float64(b.GetCumulativeCount()), ts)
 		}
 		if !infSeen {
-			writeSample(w, name+"_bucket", labels, `le="+Inf"`, float64(h.GetSampleCount()), ts)
+			writeTimedSample(w, name+"_bucket", labels, `le="+Inf"`, float64(h.GetSampleCount()), ts)
 		}
-		writeSample(w, name+"_sum", labels, "", h.GetSampleSum(), ts)
-		writeSample(w, name+"_count", labels, "", float64(h.GetSampleCount()), ts)
+		writeTimedSample(w, name+"_sum", labels, "", h.GetSampleSum(), ts)
+		writeTimedSample(w, name+"_count", labels, "", float64(h.GetSampleCount()), ts)
 	}
 }
 
-func writeSample(w *bufio.Writer, name, labels, extra string, v float64, ts string) {
+// writeTimedSample writes a sample line. The value is written as in the
+// Prometheus text format (no ".0" on integers), which promtool reads.
+func writeTimedSample(w *bufio.Writer, name, labels, extra string, v float64, ts string) {
 	w.WriteString(name)
 	if labels != "" || extra != "" {
 		w.WriteByte('{')
@@ -222,7 +228,8 @@ func writeSample(w *bufio.Writer, name, labels, extra string, v float64, ts stri
 		w.WriteByte('}')
 	}
 	w.WriteByte(' ')
-	w.WriteString(formatFloat(v))
+	var b [32]byte
+	w.Write(appendFloat(b[:0], v, PrometheusText))
 	w.WriteByte(' ')
 	w.WriteString(ts)
 	w.WriteByte('\n')
@@ -233,33 +240,17 @@ func writeSample(w *bufio.Writer, name, labels, extra string, v float64, ts stri
 func labelString(labels []*dto.LabelPair) string {
 	pairs := append([]*dto.LabelPair(nil), labels...)
 	sort.Slice(pairs, func(i, j int) bool { return pairs[i].GetName() < pairs[j].GetName() })
-	var b strings.Builder
+	var b []byte
 	for i, l := range pairs {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(l.GetName())
-		b.WriteString(`="`)
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(l.GetValue()))
-		b.WriteByte('"')
+		b = append(b, l.GetName()...)
+		b = append(b, `="`...)
+		b = appendEscaped(b, l.GetValue(), true)
+		b = append(b, '"')
 	}
-	return b.String()
-}
-
-func escapeHelp(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
-}
-
-func formatFloat(v float64) string {
-	switch {
-	case math.IsInf(v, +1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return string(b)
 }
 
 // millis is t in the milliseconds Prometheus stores, rounded up so that a

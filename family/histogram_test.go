@@ -1,4 +1,4 @@
-package collector
+package family
 
 import (
 	"maps"
@@ -13,13 +13,16 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// testBuckets are the collector's mirrord_session_duration_seconds buckets.
+var testBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400}
+
 // clientHistogram is a client_golang histogram with the settings our
 // histogram reproduces.
 func clientHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            "h",
 		Help:                            "h",
-		Buckets:                         sessionDurationBuckets,
+		Buckets:                         testBuckets,
 		NativeHistogramBucketFactor:     1.1,
 		NativeHistogramMaxBucketNumber:  nativeMaxBuckets,
 		NativeHistogramMinResetDuration: 0,
@@ -29,12 +32,12 @@ func clientHistogram() prometheus.Histogram {
 // ourHistogramSeries is the series of a histogram family without labels:
 // observed as the collector does, written as Collect hands it over.
 type ourHistogramSeries struct {
-	*histogram
+	*Histogram
 	prometheus.Metric
 }
 
 func ourHistogram() ourHistogramSeries {
-	v := newHistogramVec("h", "h", nil, sessionDurationBuckets)
+	v := NewHistogramVec("h", "h", nil, testBuckets)
 	return ourHistogramSeries{v.WithLabelValues(), labelledMetric(v)}
 }
 
@@ -60,7 +63,7 @@ func observations(r *rand.Rand, n int, octaves float64) []float64 {
 		case 0:
 			out[i] = 0
 		case 1:
-			out[i] = sessionDurationBuckets[r.IntN(len(sessionDurationBuckets))]
+			out[i] = testBuckets[r.IntN(len(testBuckets))]
 		case 2:
 			out[i] = math.Exp2(float64(r.IntN(int(octaves)*8)) / 8) // a native boundary
 		case 3:
@@ -86,8 +89,8 @@ func TestNativeHistogramMatchesClientGolang(t *testing.T) {
 			ours.Observe(v)
 		}
 		want, got := writeHistogram(t, theirs), writeHistogram(t, ours)
-		if got.GetSchema() != nativeSchema {
-			t.Fatalf("seed %d: schema %d, want %d: the observations must stay under %d buckets", seed, got.GetSchema(), nativeSchema, nativeMaxBuckets)
+		if got.GetSchema() != NativeSchema {
+			t.Fatalf("seed %d: schema %d, want %d: the observations must stay under %d buckets", seed, got.GetSchema(), NativeSchema, nativeMaxBuckets)
 		}
 		if !proto.Equal(got, want) {
 			t.Fatalf("seed %d (%d observations):\ngot  %s\nwant %s", seed, len(obs), prototext.Format(got), prototext.Format(want))
@@ -128,8 +131,8 @@ func TestNativeHistogramCoarsens(t *testing.T) {
 		h.Observe(v)
 		theirs.Observe(v)
 	}
-	s := h.state()
-	if s.Schema >= nativeSchema {
+	s := h.State()
+	if s.Schema >= NativeSchema {
 		t.Fatalf("schema %d: not coarsened", s.Schema)
 	}
 	if n := len(s.Positive) + len(s.Negative); n > nativeMaxBuckets {
@@ -158,13 +161,48 @@ func TestNativeHistogramCoarsens(t *testing.T) {
 }
 
 // TestHistogramConcurrentWrite is for the race detector: scrapes write while
-// the collector observes and deletes series.
+// the collector observes and deletes series. The series left hold exactly
+// what was observed since their last deletion.
 func TestHistogramConcurrentWrite(t *testing.T) {
-	v := newHistogramVec("h", "h", []string{"l"}, sessionDurationBuckets)
+	v := NewHistogramVec("h", "h", []string{"l"}, testBuckets)
+	want := map[string]*HistogramState{}
 	gatherWhile(t, v, func(i int) {
-		v.WithLabelValues(string(rune('a' + i%5))).Observe(float64(i))
+		l := string(rune('a' + i%5))
+		v.WithLabelValues(l).Observe(float64(i))
+		if want[l] == nil {
+			want[l] = &HistogramState{}
+		}
+		want[l].Count++
+		want[l].Sum += float64(i)
 		if i%1000 == 0 {
 			deleteSeries(v, "a")
+			delete(want, "a")
 		}
 	})
+	if got := v.series.len(); got != len(want) {
+		t.Fatalf("%d series, want %d", got, len(want))
+	}
+	for l, w := range want {
+		s, ok := v.find([]string{l})
+		if !ok {
+			t.Fatalf("series %q missing", l)
+		}
+		got := s.metric.State()
+		// Every observation is an integer below 20,000, so the sum is exact.
+		if got.Count != w.Count || got.Sum != w.Sum {
+			t.Errorf("series %q: count %d sum %v, want %d and %v", l, got.Count, got.Sum, w.Count, w.Sum)
+		}
+		wantBuckets := make([]uint64, len(testBuckets))
+		for i := range 20000 {
+			if string(rune('a'+i%5)) != l || l == "a" && i <= 19000 {
+				continue
+			}
+			if j, _ := slices.BinarySearch(testBuckets, float64(i)); j < len(testBuckets) {
+				wantBuckets[j]++
+			}
+		}
+		if !slices.Equal(got.Buckets, wantBuckets) {
+			t.Errorf("series %q: classic buckets %v, want %v", l, got.Buckets, wantBuckets)
+		}
+	}
 }

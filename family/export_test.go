@@ -1,0 +1,5 @@
+package family
+
+// NewUninstrumentedHandler is NewHandler without promhttp's
+// instrumentation, for tests comparing two handlers' bodies.
+var NewUninstrumentedHandler = newHandler
