@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,22 +16,17 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/exporter"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
-	"github.com/mirrord-exporter/mirrord-exporter/ingest"
-	"github.com/mirrord-exporter/mirrord-exporter/input"
-	"github.com/mirrord-exporter/mirrord-exporter/statefile"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
-const exporterName = "mirrord_exporter"
+const exporterName = exporter.Name
 
 // defaultListenAddress: the 9100-9999 range of Prometheus' default port
 // allocations list is fully taken; 9174 was given to the Docker Cloud
@@ -205,153 +199,48 @@ func newLoggers(w io.Writer, format, lvl string) (base, logger log.Logger) {
 	return base, logger
 }
 
-// pipeline is every stage, wired: sources feed sinks, sinks feed the events
-// channel, and the collector applies them.
-type pipeline struct {
-	// registry holds every metric but the capped families (those labelled
-	// from the log), which are in capped and print themselves.
-	registry *prometheus.Registry
-	capped   *prometheus.Registry
-	inputs   inputs
-	ready    <-chan struct{} // closed once every input read what was there at start
-	coll     *collector.Collector
-	ingest   *ingest.Pipeline
-	events   chan collector.Event
-
-	// With a state file: the gate the inputs deliver through, the
-	// collector's snapshot requests, and the saver.
-	gate      *input.Gate
-	snapshots chan chan<- *collector.Snapshot
-	saver     *statefile.Saver
-}
-
-// newPipeline builds the pipeline, resumed from the state file if there is
-// a usable one. One that cannot be used is set aside and the exporter
-// starts afresh: a state file never stops it from running.
-func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
-	if o.stateFile == "" {
-		return buildPipeline(o, logger, nil)
-	}
-	statefile.RemoveStaleTemporaries(o.stateFile)
-	saved, err := statefile.Load(o.stateFile)
-	if err == nil {
-		var p *pipeline
-		p, err = buildPipeline(o, logger, saved)
-		if !errors.Is(err, errRestore) {
-			return p, err
-		}
-	}
-	if !errors.Is(err, statefile.ErrCorrupt) && !errors.Is(err, errRestore) {
-		return nil, err
-	}
-	msg := "The state file cannot be used; set it aside and starting afresh (inputs are read as if there were no state)"
-	if aside, aerr := statefile.SetAside(o.stateFile, time.Now()); aerr != nil {
-		level.Error(logger).Log("msg", msg+"; setting it aside failed too, it will be overwritten at the first save", "path", o.stateFile, "err", err, "set_aside_err", aerr)
-	} else {
-		level.Error(logger).Log("msg", msg, "path", o.stateFile, "err", err, "kept_as", aside)
-	}
-	return buildPipeline(o, logger, nil)
-}
-
-// errRestore marks a state file whose content this pipeline cannot take.
-var errRestore = errors.New("cannot restore the saved state")
-
-func buildPipeline(o *options, logger log.Logger, saved *statefile.File) (*pipeline, error) {
-	labels, err := collector.NewLabelConfig(o.labels, o.noLabels)
-	if err != nil {
-		return nil, fmt.Errorf("labels: %w", err)
-	}
-	format, err := unwrap.ParseFormat(o.format)
-	if err != nil {
-		return nil, fmt.Errorf("--log.format: %w", err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(exporterName))
-	if !o.once {
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	// The capped families print themselves for --once and /metrics.
-	capped := prometheus.NewRegistry()
-	coll, err := collector.New(collector.Config{
-		Labels: labels, SessionMaxAge: o.maxAge, Registerer: reg, CappedRegisterer: capped,
-		Limits: collector.Limits{MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL},
-	})
-	if err != nil {
-		return nil, err
-	}
-	events := make(chan collector.Event, 1024)
-	ing, err := ingest.New(ingest.Config{
-		Format: format, MaxLineBytes: int(o.maxLineBytes), Labels: labels,
-		Events: events, Logger: logger, Registerer: reg,
-	})
-	if err != nil {
-		return nil, err
-	}
-	p := &pipeline{registry: reg, capped: capped, coll: coll, ingest: ing, events: events}
-	var resume positions
-	if o.stateFile != "" {
-		p.gate = &input.Gate{}
-		p.snapshots = make(chan chan<- *collector.Snapshot)
-		if saved != nil {
-			if err := coll.Restore(saved.Collector); err != nil {
-				return nil, fmt.Errorf("%w: collector: %w", errRestore, err)
-			}
-			if err := ing.Restore(saved.Ingest); err != nil {
-				return nil, fmt.Errorf("%w: %w", errRestore, err)
-			}
-			resume = positions{files: saved.Files, pods: saved.Pods}
-			level.Info(logger).Log("msg", "Resuming from the state file", "path", o.stateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods))
-		}
-		if p.saver, err = statefile.NewSaver(statefile.SaverConfig{
-			Path: o.stateFile, Interval: o.saveInterval, Snapshot: p.snapshot,
-			Restored: saved != nil, Logger: logger, Registerer: reg,
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if p.inputs, err = newInputs(o, ing.NewSink, p.gate, resume, logger, reg); err != nil {
-		return nil, err
-	}
-	p.ready = p.inputs.ready()
-	return p, nil
-}
-
 func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger log.Logger) error {
-	p, err := newPipeline(o, logger)
+	cfg, err := o.config(logger)
+	if err != nil {
+		return err
+	}
+	e, err := exporter.New(cfg)
 	if err != nil {
 		return err
 	}
 	switch o.command {
 	case "backfill":
-		return p.backfill(ctx, o.backfill)
+		return e.Backfill(ctx, o.backfill.output, o.backfill.step)
 	case "report":
-		return p.report(ctx, o.report, stdout)
+		return e.Report(ctx, stdout, o.report.top)
 	}
 	if o.once {
-		return p.once(ctx, stdout)
+		if err := e.Once(ctx); err != nil {
+			return err
+		}
+		return family.WriteText(stdout, e.Registry(), e.Collector().Families(), "mirrord_")
 	}
-	return p.serve(ctx, o, base, logger)
+	return e.Run(ctx, newWebServer(o, e, base, logger))
 }
 
-// once reads every input to its end and prints the mirrord metrics.
-func (p *pipeline) once(ctx context.Context, stdout io.Writer) error {
-	applied := make(chan struct{})
-	go func() {
-		p.coll.Run(p.events, nil, nil)
-		close(applied)
-	}()
-	err := p.inputs.run(ctx)
-	close(p.events)
-	<-applied
+// config is the exporter's configuration the flags give.
+func (o *options) config(logger log.Logger) (exporter.Config, error) {
+	format, err := unwrap.ParseFormat(o.format)
 	if err != nil {
-		return fmt.Errorf("read inputs: %w", err)
+		return exporter.Config{}, fmt.Errorf("--log.format: %w", err)
 	}
-	// A saved log's "now" is its last event, not the wall clock.
-	p.coll.Expire(p.coll.LatestEventTime())
-	return family.WriteText(stdout, p.registry, p.coll.Families(), "mirrord_")
-}
-
-// gatherer gathers every metric.
-func (p *pipeline) gatherer() prometheus.Gatherer {
-	return prometheus.Gatherers{p.registry, p.capped}
+	cfg := exporter.Config{
+		Paths: o.paths, Stdin: o.stdin, FromEnd: o.from == "end", Format: format,
+		MaxLineBytes: int(o.maxLineBytes), PollInterval: o.pollInterval, DisableInotify: !o.inotify,
+		Once:   o.once,
+		Labels: o.labels, NoLabels: o.noLabels, SessionMaxAge: o.maxAge, MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL,
+		StateFile: o.stateFile, SaveInterval: o.saveInterval,
+		Logger: logger,
+	}
+	if k := o.kubernetes; k.enabled {
+		cfg.Kubernetes = &exporter.Kubernetes{
+			Kubeconfig: k.kubeconfig, Namespace: k.namespace, LabelSelector: k.labelSelector, Container: k.container,
+		}
+	}
+	return cfg, nil
 }

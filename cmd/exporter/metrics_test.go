@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -50,10 +51,10 @@ func TestMetricsGzip(t *testing.T) {
 	p.stop(t)
 }
 
-// distinctSessionsPipeline is a pipeline, as far as serving needs one, whose
-// collector holds about 10,000 series: 1700 sessions, each a distinct user
-// on a distinct target, then the extra records applied.
-func distinctSessionsPipeline(tb testing.TB, extra ...[]byte) *pipeline {
+// distinctSessionsHandler is the /metrics handler as the exporter builds it,
+// over a collector that holds about 10,000 series: 1700 sessions, each a
+// distinct user on a distinct target, then the extra records applied.
+func distinctSessionsHandler(tb testing.TB, extra ...[]byte) http.Handler {
 	tb.Helper()
 	reg, capped := prometheus.NewRegistry(), prometheus.NewRegistry()
 	labels, err := collector.NewLabelConfig(nil, nil)
@@ -75,9 +76,10 @@ func distinctSessionsPipeline(tb testing.TB, extra ...[]byte) *pipeline {
 		}
 		coll.Apply(&ev)
 	}
-	ready := make(chan struct{})
-	close(ready)
-	return &pipeline{registry: reg, capped: capped, coll: coll, ready: ready}
+	return family.NewHandler(family.HandlerOpts{
+		Registry: reg, Capped: capped, Own: coll.Families(),
+		MaxRequests: 40, ErrorLog: promhttpLogger{log.NewNopLogger()},
+	})
 }
 
 // protobufAccept is what Prometheus asks for when native histograms are on.
@@ -87,8 +89,7 @@ const protobufAccept = "application/vnd.google.protobuf;proto=io.prometheus.clie
 // handler (the capped families written directly, gzip at its fastest level, the in-flight
 // limit) of about 10,000 series: text, gzipped text, protobuf.
 func BenchmarkServeScrape(b *testing.B) {
-	p := distinctSessionsPipeline(b)
-	h := p.routes(&options{metricsPath: "/metrics", maxRequests: 40}, log.NewNopLogger())
+	h := distinctSessionsHandler(b)
 	for _, c := range []struct{ name, accept, encoding string }{
 		{"identity", "", "identity"},
 		{"gzip", "", "gzip"},

@@ -152,18 +152,35 @@ func startProcess(t *testing.T, args ...string) {
 
 // TestSlowClientsAreCutOff: a client that connects and sends nothing, or
 // trickles its headers, is disconnected after --web.read-header-timeout and
-// does not keep the exporter from serving others.
+// does not keep the exporter from serving others. The trickle lasts 3s,
+// well under the 10s default: were the flag ignored, the whole request would
+// be accepted and the silent client cut only after 10s.
 func TestSlowClientsAreCutOff(t *testing.T) {
+	const timeout = 300 * time.Millisecond
 	logPath := filepath.Join(t.TempDir(), "operator.log")
 	appendLines(t, logPath, nil)
-	p := startExporter(t, "--log.path="+logPath, "--web.read-header-timeout=300ms")
+	p := startExporter(t, "--log.path="+logPath, "--web.read-header-timeout="+timeout.String())
 	addr := strings.TrimPrefix(p.base, "http://")
 
+	// The silent connection is closed by the server: reading it ends (EOF,
+	// reset, or a 408 then EOF). When is measured from the dial.
 	silent, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
+	dialed := time.Now()
+	silentCut := make(chan time.Duration, 1)
+	go func() {
+		silent.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, err := io.ReadAll(silent)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			silentCut <- -1
+			return
+		}
+		silentCut <- time.Since(dialed)
+	}()
 	trickle, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -171,29 +188,30 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	defer trickle.Close()
 	trickleDone := make(chan error, 1)
 	go func() {
-		// One header byte every 50ms: never a complete request in time.
-		for _, b := range []byte("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200)) {
+		// One header byte every 50ms, 60 bytes: never a complete request
+		// within the timeout, all of it within the default.
+		for _, b := range []byte("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 25)) {
 			if _, err := trickle.Write([]byte{b}); err != nil {
 				trickleDone <- err
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		trickleDone <- errors.New("the whole trickled request was accepted")
+		trickleDone <- errors.New("the whole trickled request was accepted: the timeout is not the flag's")
 	}()
 
 	// Meanwhile the exporter serves others.
 	if code, _ := p.get(t, "/metrics"); code != http.StatusOK {
 		t.Errorf("scrape while slow clients are connected: %d", code)
 	}
-	// The silent connection is closed by the server: reading it ends
-	// (EOF, reset, or a 408 then EOF) long before the hang guard.
-	silent.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.ReadAll(silent); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatal("silent connection still open after 30s")
-		}
+	switch cut := <-silentCut; {
+	case cut < 0:
+		t.Fatal("silent connection still open after 30s")
+	case cut < timeout-50*time.Millisecond || cut > 2*time.Second:
+		// 2s: far above the flag on a loaded machine, far below the default.
+		t.Errorf("silent connection cut after %s, want about %s", cut, timeout)
+	default:
+		t.Logf("silent connection cut after %s", cut)
 	}
 	select {
 	case err := <-trickleDone:

@@ -270,30 +270,3 @@ func TestServeFollowsGrowingAndRotatedFile(t *testing.T) {
 	}
 	p.stop(t)
 }
-
-// TestServeReadsFilesThatAppearLater: with nothing to read yet the exporter
-// is ready at once; a literal path created later, and a later file matching
-// a glob, are read from their start.
-func TestServeReadsFilesThatAppearLater(t *testing.T) {
-	dir := t.TempDir()
-	literal := filepath.Join(dir, "later.log")
-	globbed := filepath.Join(dir, "pods", "operator-1.log")
-	if err := os.Mkdir(filepath.Dir(globbed), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := startExporter(t, "--log.path="+literal, "--log.path="+filepath.Join(dir, "pods", "*.log"), "--log.poll-interval=50ms")
-	waitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
-	start := func(user string) string {
-		return `{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Session Start","session_id":"` + user + `","client_user":"` + user + `"}}`
-	}
-	appendLines(t, literal, []string{start("alice")})
-	appendLines(t, globbed, []string{start("bob")})
-	for _, user := range []string{"alice", "bob"} {
-		series := `mirrord_sessions_active{client_name="",client_user="` + user + `",target_name="",target_namespace="",target_type="targetless"}`
-		waitFor(t, user+"'s session", func() bool {
-			_, body := p.get(t, "/metrics")
-			return sample(t, body, series) == 1
-		})
-	}
-	p.stop(t)
-}

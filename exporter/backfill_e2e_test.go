@@ -1,4 +1,4 @@
-package main
+package exporter_test
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -128,20 +129,20 @@ func TestBackfillIntoPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	const step = 10 * time.Minute
-	om := runBackfill(t, "--log.path="+logPath, "--step="+step.String())
+	om := runBackfill(t, step, logPath)
 	tsdb := filepath.Join(dir, "tsdb")
 	if out, err := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", om, tsdb).CombinedOutput(); err != nil {
 		t.Fatalf("promtool: %v\n%s", err, lastOf(out))
 	}
 
-	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(config, []byte("global: {}\n"), 0o644); err != nil {
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promConfig, []byte("global: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddress(t)
 	var promOut bytes.Buffer
 	// The samples are months old: a long retention keeps the blocks.
-	prom := exec.CommandContext(ctx, promBin, "--config.file="+config, "--storage.tsdb.path="+tsdb,
+	prom := exec.CommandContext(ctx, promBin, "--config.file="+promConfig, "--storage.tsdb.path="+tsdb,
 		"--storage.tsdb.retention.time=100y", "--web.listen-address="+addr)
 	prom.Stdout, prom.Stderr = &promOut, &promOut
 	if err := prom.Start(); err != nil {
@@ -166,7 +167,9 @@ func TestBackfillIntoPrometheus(t *testing.T) {
 
 	// The truth at an instant is --once on the log as it was then.
 	onceAt := func(end time.Time) string {
-		return runOnce(t, bytes.NewReader(logUntil(t, log.Bytes(), end)), "--log.path=-")
+		c := config(io.Discard, "-")
+		c.Stdin = bytes.NewReader(logUntil(t, log.Bytes(), end))
+		return once(t, c)
 	}
 	const window = 6 * time.Hour
 	// Step boundaries, for increase() to see samples at both ends of its
@@ -216,6 +219,16 @@ func sumMode(t *testing.T, exposition, mode string) float64 {
 		}
 	}
 	return sum
+}
+
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func lastOf(b []byte) []byte {

@@ -1,8 +1,10 @@
-package main
+// Package report summarises the usage metrics of saved logs for people:
+// period, sessions, users, session hours, ports, copied targets, and the
+// busiest users and targets.
+package report
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -10,24 +12,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/mirrord-exporter/mirrord-exporter/backfill"
 )
 
-// reportOptions are the flags of the report command.
-type reportOptions struct {
-	top int
-}
-
-func addReportCommand(app *kingpin.Application, o *reportOptions) {
-	cmd := app.Command("report", "Print a summary of saved logs: period, sessions, users, session hours, top users and targets, steal and mirror, copied targets.")
-	cmd.Flag("top", "Users and targets listed, the busiest first.").Default("10").IntVar(&o.top)
-}
-
-// usage is the report's view of the final metrics.
-type usage struct {
+// Usage is the report's view of the final metrics.
+type Usage struct {
 	started, ended, active    float64
 	durationSum, durationN    float64
 	stolen, filtered, mirrors float64
@@ -42,25 +31,9 @@ type tally struct {
 	sessions, seconds float64
 }
 
-func (p *pipeline) report(ctx context.Context, o reportOptions, stdout io.Writer) error {
-	events, err := p.readEvents(ctx)
-	if err != nil {
-		return err
-	}
-	if err := backfill.Replay(events, p.coll, time.Hour, nil); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	families, err := usageFamilies(p.gatherer())
-	if err != nil {
-		return err
-	}
-	u := summarize(families)
-	first, last := events[0].Time.UTC(), events[len(events)-1].Time.UTC()
-	return u.write(stdout, first, last, o.top)
-}
-
-func summarize(families []*dto.MetricFamily) *usage {
-	u := &usage{users: map[string]*tally{}, targets: map[string]*tally{}}
+// Summarize adds up the mirrord_* families of a replay.
+func Summarize(families []*dto.MetricFamily) *Usage {
+	u := &Usage{users: map[string]*tally{}, targets: map[string]*tally{}}
 	share := func(m map[string]*tally, key string) *tally {
 		t, ok := m[key]
 		if !ok {
@@ -127,7 +100,9 @@ func targetName(l map[string]string) string {
 	return strings.Join(parts, "/")
 }
 
-func (u *usage) write(w io.Writer, first, last time.Time, top int) error {
+// Write prints the report of the logs from first to last, listing the top
+// busiest users and targets (all of them if top is negative).
+func (u *Usage) Write(w io.Writer, first, last time.Time, top int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Period:\t%s to %s (%s)\n", first.Format(time.RFC3339), last.Format(time.RFC3339), last.Sub(first).Round(time.Second))
 	fmt.Fprintf(tw, "Sessions:\t%s started, %s ended, %s active at the end\n", num(u.started), num(u.ended), num(u.active))

@@ -1,17 +1,19 @@
-package main
+package exporter_test
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/exporter"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -48,10 +50,7 @@ func splitSample(line string) (series string, fields []string, err error) {
 // parseOpenMetrics checks what promtool needs of the backfill output at
 // path (each family's samples together, timestamps increasing per series,
 // # EOF at the end) and returns the newest sample of every series. It reads
-// the file line by line to keep the test process's memory small: on Linux a
-// child's peak RSS starts from its parent's, which
-// TestHugeLineIsSkippedWithBoundedMemory measures. (These files are named to
-// run after that test, too.)
+// the file line by line.
 func parseOpenMetrics(t *testing.T, path string) map[string]omSample {
 	t.Helper()
 	f, err := os.Open(path)
@@ -133,17 +132,19 @@ func usageSeries(t *testing.T, exposition string) map[string]float64 {
 	return out
 }
 
-// runBackfill runs the exporter binary's backfill command and returns the
-// path of its output. A process of its own keeps the test process's memory
-// small (see parseOpenMetrics).
-func runBackfill(t *testing.T, args ...string) string {
+// runBackfill runs Backfill on the log at path and returns the path of its
+// output.
+func runBackfill(t *testing.T, step time.Duration, paths ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "backfill.om")
-	var stderr bytes.Buffer
-	cmd := exec.Command(exporterBinary, append([]string{"backfill", "--output=" + out}, args...)...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("backfill: %v; stderr:\n%s", err, stderr.String())
+	cfg := config(io.Discard, paths...)
+	cfg.Once = true
+	e, err := exporter.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Backfill(context.Background(), out, step); err != nil {
+		t.Fatalf("backfill: %v", err)
 	}
 	return out
 }
@@ -180,10 +181,10 @@ func TestBackfillLastSampleEqualsOnce(t *testing.T) {
 			cfg.Sessions, cfg.Span = 120, 3*time.Hour
 			path := filepath.Join(t.TempDir(), "operator.log")
 			truth := writeLog(t, path, cfg)
-			once := runOnce(t, nil, "--log.path="+path)
+			once := onceOf(t, path)
 			requireTruth(t, once, truth)
 
-			last := parseOpenMetrics(t, runBackfill(t, "--log.path="+path, "--step=10m"))
+			last := parseOpenMetrics(t, runBackfill(t, 10*time.Minute, path))
 			requireLastEqualsOnce(t, last, usageSeries(t, once))
 
 			// Longer than --session.max-age, so that sessions expire during
@@ -192,11 +193,11 @@ func TestBackfillLastSampleEqualsOnce(t *testing.T) {
 			long.Sessions, long.Span = 150, 30*time.Hour
 			longPath := filepath.Join(t.TempDir(), "long.log")
 			writeLog(t, longPath, long)
-			longOnce := runOnce(t, nil, "--log.path="+longPath)
+			longOnce := onceOf(t, longPath)
 			if sample(t, longOnce, "mirrord_exporter_sessions_expired_total") == 0 {
 				t.Error("no session expired in the long log")
 			}
-			requireLastEqualsOnce(t, parseOpenMetrics(t, runBackfill(t, "--log.path="+longPath, "--step=10m")), usageSeries(t, longOnce))
+			requireLastEqualsOnce(t, parseOpenMetrics(t, runBackfill(t, 10*time.Minute, longPath)), usageSeries(t, longOnce))
 
 			// The last sample is at the final event's time.
 			end := sample(t, once, "mirrord_last_event_timestamp_seconds")
@@ -229,21 +230,7 @@ func TestBackfillSortsInputs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	once := runOnce(t, nil, "--log.path="+whole)
-	last := parseOpenMetrics(t, runBackfill(t, "--log.path="+filepath.Join(dir, "part*.log"), "--step=5m"))
+	once := onceOf(t, whole)
+	last := parseOpenMetrics(t, runBackfill(t, 5*time.Minute, filepath.Join(dir, "part*.log")))
 	requireLastEqualsOnce(t, last, usageSeries(t, once))
-}
-
-func TestBackfillFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"backfill", "--log.path=x"},                            // no --output
-		{"backfill", "--log.path=x", "--output=y", "--step=0s"}, // step too small
-		{"backfill", "--log.path=x", "--output=y", "--once"},
-		{"report", "--kubernetes"},
-	} {
-		var stdout, stderr bytes.Buffer
-		if code := run(args, nil, &stdout, &stderr); code != 2 {
-			t.Errorf("%v: exit code %d, want 2; stderr:\n%s", args, code, stderr.String())
-		}
-	}
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/family"
+)
+
+// webServer serves the routes with the exporter toolkit (TLS, basic auth,
+// systemd sockets as --web.config.file and --web.listen-address say).
+type webServer struct {
+	server *http.Server
+	flags  *web.FlagConfig
+	logger *slog.Logger
+}
+
+func newWebServer(o *options, e *exporter.Exporter, base, logger log.Logger) webServer {
+	return webServer{
+		server: &http.Server{
+			Handler:           routes(o, e, logger),
+			ReadHeaderTimeout: o.readHeaderTimeout,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		},
+		flags:  o.web,
+		logger: slog.New(sloggokit.NewGoKitHandler(base, slog.LevelInfo)),
+	}
+}
+
+func (s webServer) Serve() error { return web.ListenAndServe(s.server, s.flags, s.logger) }
+
+func (s webServer) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
+
+func routes(o *options, e *exporter.Exporter, logger log.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, family.NewHandler(family.HandlerOpts{
+		Registry: e.Registry(), Capped: e.Capped(), Own: e.Collector().Families(),
+		MaxRequests: o.maxRequests, ErrorLog: promhttpLogger{logger},
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "Healthy\n")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-e.Ready():
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "Ready\n")
+		default:
+			// Serving half a replayed backlog would show a false rate jump.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "Reading the log backlog\n")
+		}
+	})
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "mirrord exporter",
+			Description: "Prometheus exporter for the mirrord operator's log stream",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: o.metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "Landing page", "err", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+// promhttpLogger adapts go-kit to promhttp's Println logger. A scraper that
+// hung up (a scrape timeout, say) fails the write of every family left:
+// that is logged at debug level, as it is no failure of the exporter's.
+type promhttpLogger struct{ logger log.Logger }
+
+func (l promhttpLogger) Println(v ...any) {
+	at := level.Error
+	for _, a := range v {
+		if err, ok := a.(error); ok && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+			at = level.Debug
+		}
+	}
+	at(l.logger).Log("msg", "Serving metrics", "err", fmt.Sprint(v...))
+}

@@ -1,0 +1,223 @@
+// Package exporter wires the stages (inputs, ingest, collector, state file)
+// into one exporter: New builds them, resumed from the state file; Run
+// follows the logs until its context ends and shuts down in order; Once,
+// Backfill and Report read saved logs to their end; Snapshot takes the state
+// at one instant.
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/ingest"
+	"github.com/mirrord-exporter/mirrord-exporter/input"
+	"github.com/mirrord-exporter/mirrord-exporter/statefile"
+	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
+)
+
+// Name is the exporter's name in its build info metric.
+const Name = "mirrord_exporter"
+
+// Config is what an Exporter reads and keeps. The zero value of each field
+// is its flag's zero, not its flag's default: the command sets every one.
+type Config struct {
+	// Paths are the files, globs or "-" (Stdin) to follow.
+	Paths []string
+	Stdin io.Reader
+	// FromEnd starts files present at start-up at their end.
+	FromEnd        bool
+	Format         unwrap.Format
+	MaxLineBytes   int
+	PollInterval   time.Duration
+	DisableInotify bool
+	// Kubernetes, if not nil, follows the operator pods' logs.
+	Kubernetes *Kubernetes
+	// Once reads every input to its end (Once, Backfill, Report) instead
+	// of following it (Run).
+	Once bool
+
+	// Labels are the event fields added as labels, NoLabels the default
+	// labels dropped.
+	Labels, NoLabels []string
+	SessionMaxAge    time.Duration
+	MaxSeries        int
+	SeriesTTL        time.Duration
+
+	// StateFile, if not empty, is where Run saves the state every
+	// SaveInterval and at shutdown, and where New resumes from.
+	StateFile    string
+	SaveInterval time.Duration
+
+	Logger log.Logger
+	// Now is the clock of the state file's times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Kubernetes is where the operator pods' logs are read.
+type Kubernetes struct {
+	Kubeconfig    string
+	Namespace     string
+	LabelSelector string
+	Container     string
+}
+
+// Exporter is every stage, wired: inputs feed sinks, sinks feed the events
+// channel, and the collector applies them.
+type Exporter struct {
+	cfg Config
+	// registry holds every metric but the capped families (those labelled
+	// from the log), which are in capped and print themselves.
+	registry *prometheus.Registry
+	capped   *prometheus.Registry
+	inputs   inputs
+	ready    <-chan struct{} // closed once every input read what was there at start
+	coll     *collector.Collector
+	ingest   *ingest.Pipeline
+	events   chan collector.Event
+
+	// With a state file: the gate the inputs deliver through, the
+	// collector's snapshot requests, and the saver.
+	gate      *input.Gate
+	snapshots chan chan<- *collector.Snapshot
+	saver     *statefile.Saver
+}
+
+// New builds the exporter, resumed from the state file if there is a usable
+// one. One that cannot be used is set aside and the exporter starts afresh:
+// a state file never stops it from running.
+func New(cfg Config) (*Exporter, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.StateFile == "" {
+		return build(cfg, nil)
+	}
+	statefile.RemoveStaleTemporaries(cfg.StateFile)
+	saved, err := statefile.Load(cfg.StateFile)
+	if err == nil {
+		var e *Exporter
+		e, err = build(cfg, saved)
+		if !errors.Is(err, errRestore) {
+			return e, err
+		}
+	}
+	if !errors.Is(err, statefile.ErrCorrupt) && !errors.Is(err, errRestore) {
+		return nil, err
+	}
+	msg := "The state file cannot be used; set it aside and starting afresh (inputs are read as if there were no state)"
+	if aside, aerr := statefile.SetAside(cfg.StateFile, cfg.Now()); aerr != nil {
+		level.Error(cfg.Logger).Log("msg", msg+"; setting it aside failed too, it will be overwritten at the first save", "path", cfg.StateFile, "err", err, "set_aside_err", aerr)
+	} else {
+		level.Error(cfg.Logger).Log("msg", msg, "path", cfg.StateFile, "err", err, "kept_as", aside)
+	}
+	return build(cfg, nil)
+}
+
+// errRestore marks a state file whose content this exporter cannot take.
+var errRestore = errors.New("cannot restore the saved state")
+
+func build(cfg Config, saved *statefile.File) (*Exporter, error) {
+	labels, err := collector.NewLabelConfig(cfg.Labels, cfg.NoLabels)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector(Name))
+	if !cfg.Once {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	// The capped families print themselves for --once and /metrics.
+	capped := prometheus.NewRegistry()
+	coll, err := collector.New(collector.Config{
+		Labels: labels, SessionMaxAge: cfg.SessionMaxAge, Registerer: reg, CappedRegisterer: capped,
+		Limits: collector.Limits{MaxSeries: cfg.MaxSeries, SeriesTTL: cfg.SeriesTTL},
+	})
+	if err != nil {
+		return nil, err
+	}
+	events := make(chan collector.Event, 1024)
+	ing, err := ingest.New(ingest.Config{
+		Format: cfg.Format, MaxLineBytes: cfg.MaxLineBytes, Labels: labels,
+		Events: events, Logger: cfg.Logger, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := &Exporter{cfg: cfg, registry: reg, capped: capped, coll: coll, ingest: ing, events: events}
+	var resume positions
+	if cfg.StateFile != "" {
+		e.gate = &input.Gate{}
+		e.snapshots = make(chan chan<- *collector.Snapshot)
+		if saved != nil {
+			if err := coll.Restore(saved.Collector); err != nil {
+				return nil, fmt.Errorf("%w: collector: %w", errRestore, err)
+			}
+			if err := ing.Restore(saved.Ingest); err != nil {
+				return nil, fmt.Errorf("%w: %w", errRestore, err)
+			}
+			resume = positions{files: saved.Files, pods: saved.Pods}
+			level.Info(cfg.Logger).Log("msg", "Resuming from the state file", "path", cfg.StateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods))
+		}
+		if e.saver, err = statefile.NewSaver(statefile.SaverConfig{
+			Path: cfg.StateFile, Interval: cfg.SaveInterval, Snapshot: e.Snapshot,
+			Restored: saved != nil, Logger: cfg.Logger, Registerer: reg, Now: cfg.Now,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if e.inputs, err = newInputs(cfg, ing.NewSink, e.gate, resume, reg); err != nil {
+		return nil, err
+	}
+	e.ready = e.inputs.ready()
+	return e, nil
+}
+
+// Registry holds every metric but the capped families; a /metrics handler
+// registers its own metrics there.
+func (e *Exporter) Registry() *prometheus.Registry { return e.registry }
+
+// Capped holds the capped families, which Families also writes directly.
+func (e *Exporter) Capped() *prometheus.Registry { return e.capped }
+
+// Collector applies the events; its Families are the capped families.
+func (e *Exporter) Collector() *collector.Collector { return e.coll }
+
+// Gatherer gathers every metric.
+func (e *Exporter) Gatherer() prometheus.Gatherer {
+	return prometheus.Gatherers{e.registry, e.capped}
+}
+
+// Ready is closed once every input has read what was there at start.
+func (e *Exporter) Ready() <-chan struct{} { return e.ready }
+
+// Once reads every input to its end and applies every event; the metrics
+// are then those of the whole log, its sessions expired at its last event.
+func (e *Exporter) Once(ctx context.Context) error {
+	applied := make(chan struct{})
+	go func() {
+		e.coll.Run(e.events, nil, nil)
+		close(applied)
+	}()
+	err := e.inputs.run(ctx)
+	close(e.events)
+	<-applied
+	if err != nil {
+		return fmt.Errorf("read inputs: %w", err)
+	}
+	// A saved log's "now" is its last event, not the wall clock.
+	e.coll.Expire(e.coll.LatestEventTime())
+	return nil
+}

@@ -1,0 +1,339 @@
+package exporter_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
+)
+
+// genConfig is a generated log with every nasty part real logs have.
+func genConfig(w loggen.Wrapper, seed int64) loggen.Config {
+	return loggen.Config{
+		Seed:       seed,
+		Sessions:   300,
+		Start:      time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC),
+		Span:       4 * time.Hour,
+		Wrapper:    w,
+		NoiseRatio: 0.8,
+		BigLines:   true,
+		Nasty:      true,
+	}
+}
+
+func writeLog(t *testing.T, path string, cfg loggen.Config) loggen.Truth {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := loggen.Generate(f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return truth
+}
+
+func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
+	t.Helper()
+	var buf bytes.Buffer
+	truth, err := loggen.Generate(&buf, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), truth
+}
+
+// appendLines copies lines to path in chunks, flushing each, so the
+// exporter reads a file that grows while it follows it.
+func appendLines(t *testing.T, path string, lines []string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	for i, l := range lines {
+		w.WriteString(l)
+		w.WriteByte('\n')
+		if i%500 == 0 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedBuffer holds an exporter's log, read while the exporter writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// config is the configuration the command's flag defaults give, reading
+// paths, logging in logfmt to logs.
+func config(logs io.Writer, paths ...string) exporter.Config {
+	return exporter.Config{
+		Paths:         paths,
+		MaxLineBytes:  1 << 20,
+		PollInterval:  200 * time.Millisecond,
+		SessionMaxAge: 24 * time.Hour,
+		MaxSeries:     collector.DefaultMaxSeries,
+		SaveInterval:  10 * time.Second,
+		Logger:        log.NewLogfmtLogger(log.NewSyncWriter(logs)),
+	}
+}
+
+// exposition is every metric of g in the Prometheus text format, keeping the
+// families whose names keep says to (all with nil).
+func exposition(t *testing.T, g prometheus.Gatherer, keep func(name string) bool) string {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range families {
+		if keep != nil && !keep(mf.GetName()) {
+			continue
+		}
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+func mirrordOnly(name string) bool { return strings.HasPrefix(name, "mirrord_") }
+
+// once runs Once on cfg and returns the mirrord metrics, as --once prints
+// them.
+func once(t *testing.T, cfg exporter.Config) string {
+	t.Helper()
+	cfg.Once = true
+	e, err := exporter.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Once(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return exposition(t, e.Gatherer(), mirrordOnly)
+}
+
+// onceOf is once on paths with the defaults.
+func onceOf(t *testing.T, paths ...string) string {
+	t.Helper()
+	return once(t, config(io.Discard, paths...))
+}
+
+// requireTruth fails on every series of the exposition that differs from
+// the generator's truth.
+func requireTruth(t *testing.T, exposition string, truth loggen.Truth) {
+	t.Helper()
+	diffs, err := truth.Diff(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range diffs {
+		if i == 30 {
+			t.Errorf("... and %d more", len(diffs)-30)
+			break
+		}
+		t.Error(d)
+	}
+}
+
+// sample returns the value of one series of a text exposition.
+func sample(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return math.NaN()
+}
+
+// waitFor polls cond; the deadline only guards against a hang.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// running is an exporter in Run, in this process, and its log.
+type running struct {
+	e    *exporter.Exporter
+	logs *lockedBuffer
+	stop context.CancelFunc
+	done chan error
+	url  string // of /metrics, when served over HTTP
+}
+
+// start runs an exporter on cfg (its Logger replaced by one into the
+// returned log) until stop or the end of the test; with serve, it serves
+// every metric over real HTTP on a loopback port.
+func start(t *testing.T, cfg exporter.Config, serve bool) *running {
+	t.Helper()
+	r := &running{logs: &lockedBuffer{}, done: make(chan error, 1)}
+	cfg.Logger = log.NewLogfmtLogger(log.NewSyncWriter(r.logs))
+	var err error
+	if r.e, err = exporter.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var srv exporter.Server
+	if serve {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.url = "http://" + l.Addr().String() + "/metrics"
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(r.e.Gatherer(), promhttp.HandlerOpts{}))
+		srv = &listenerServer{server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, listener: l}
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go func() { r.done <- r.e.Run(ctx, srv) }()
+	t.Cleanup(func() {
+		stop()
+		<-r.done
+		r.done <- nil
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", r.logs.String())
+		}
+	})
+	return r
+}
+
+// shutdown cancels Run, as SIGTERM does, and requires a clean return.
+func (r *running) shutdown(t *testing.T) {
+	t.Helper()
+	r.stop()
+	select {
+	case err := <-r.done:
+		r.done <- err // for the clean-up
+		if err != nil {
+			t.Errorf("Run returned %v after its context ended", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of its context's end")
+	}
+}
+
+// scrape is every metric, as /metrics shows them.
+func (r *running) scrape(t *testing.T) string {
+	t.Helper()
+	return exposition(t, r.e.Gatherer(), nil)
+}
+
+// caughtUp waits until r has read lines lines of input and applied the
+// events of truth, and returns its exposition.
+func (r *running) caughtUp(t *testing.T, input string, lines int, truth loggen.Truth) string {
+	t.Helper()
+	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
+	var behind []string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body := r.scrape(t)
+		behind = behind[:0]
+		for ev, n := range truth.Events {
+			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
+			if got := sample(t, body, series); got != n {
+				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
+			}
+		}
+		if got := sample(t, body, linesRead); got != float64(lines) {
+			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never read every line and applied every event:\n%s", strings.Join(behind, "\n"))
+		}
+	}
+	// Families are collected one after another: scrape again now that
+	// nothing moves.
+	return r.scrape(t)
+}
+
+// listenerServer serves on a listener the test opened, so that its address
+// is known before Run starts.
+type listenerServer struct {
+	server   *http.Server
+	listener net.Listener
+}
+
+func (s *listenerServer) Serve() error {
+	if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *listenerServer) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
+
+// get fetches url over HTTP.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	return resp.StatusCode, string(body)
+}
