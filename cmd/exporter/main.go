@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -166,6 +168,7 @@ func main() {
 // run is the whole program; it returns the exit code so that deferred
 // clean-ups run before main exits.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stampVersion()
 	o, err := parseFlags(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "exporter: %v\n", err)
@@ -183,6 +186,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// stampVersion gives a build that -ldflags did not stamp (go build, go
+// install) the version Go recorded for the module: vX.Y.Z when installed at
+// a release, a pseudo-version from the commit in a git checkout. --version
+// and mirrord_exporter_build_info then never show an empty version.
+func stampVersion() {
+	if version.Version != "" {
+		return
+	}
+	version.Version = "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version.Version = strings.TrimPrefix(bi.Main.Version, "v")
+	}
 }
 
 // newLoggers returns the undecorated base logger (for the slog bridge, which
