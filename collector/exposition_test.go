@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 // TestExpositionMatchesExpfmt: the capped families write, straight from
@@ -22,7 +24,7 @@ import (
 // and families left without series (printed by neither).
 func TestExpositionMatchesExpfmt(t *testing.T) {
 	labels := mustLabels(t, []string{"client_cli_version"}, nil)
-	d := NewDecoder(labels)
+	d := decode.New(labels)
 	var now time.Time
 	capped := prometheus.NewRegistry()
 	c, err := New(Config{

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/metricvalues"
 )
 
@@ -268,7 +269,7 @@ func (c *Collector) checkState(s *Snapshot) error {
 		return fmt.Errorf("made with labels %q, not the configured %q", s.Labels, c.labels)
 	}
 	for event, v := range s.Events {
-		if !slices.Contains(kindNames[:], event) {
+		if _, known := decode.ParseKind(event); !known {
 			return fmt.Errorf("mirrord_exporter_events_total: unknown event %q", event)
 		}
 		if err := checkCount(v); err != nil {

@@ -13,7 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mirrord-exporter/mirrord-exporter/backfill"
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 // backfillOptions are the flags of the backfill command.
@@ -31,8 +31,8 @@ func addBackfillCommand(app *kingpin.Application, o *backfillOptions) {
 // readEvents reads every input to its end and returns its events in the
 // operator's time order (see backfill.Order). All events are held in memory,
 // a few hundred bytes each.
-func (p *pipeline) readEvents(ctx context.Context) ([]collector.Event, error) {
-	var events []collector.Event
+func (p *pipeline) readEvents(ctx context.Context) ([]decode.Event, error) {
+	var events []decode.Event
 	drained := make(chan struct{})
 	go func() {
 		for ev := range p.events {

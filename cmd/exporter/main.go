@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/statefile"
@@ -215,7 +216,7 @@ type pipeline struct {
 	ready    <-chan struct{} // closed once every input read what was there at start
 	coll     *collector.Collector
 	ingest   *ingest.Pipeline
-	events   chan collector.Event
+	events   chan decode.Event
 
 	// With a state file: the gate the inputs deliver through, the
 	// collector's snapshot requests, and the saver.
@@ -256,7 +257,7 @@ func newPipeline(o *options, logger log.Logger) (*pipeline, error) {
 var errRestore = errors.New("cannot restore the saved state")
 
 func buildPipeline(o *options, logger log.Logger, saved *statefile.File) (*pipeline, error) {
-	labels, err := collector.NewLabelConfig(o.labels, o.noLabels)
+	labels, err := decode.NewLabelConfig(o.labels, o.noLabels)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
@@ -278,7 +279,7 @@ func buildPipeline(o *options, logger log.Logger, saved *statefile.File) (*pipel
 	if err != nil {
 		return nil, err
 	}
-	events := make(chan collector.Event, 1024)
+	events := make(chan decode.Event, 1024)
 	ing, err := ingest.New(ingest.Config{
 		Format: format, MaxLineBytes: int(o.maxLineBytes), Labels: labels,
 		Events: events, Logger: logger, Registerer: reg,

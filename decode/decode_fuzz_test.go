@@ -1,4 +1,4 @@
-package collector
+package decode
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := NewDecoder(labels)
+	d := New(labels)
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var ev Event
 		trimmed := bytes.TrimSpace(rec)
@@ -44,7 +44,7 @@ func FuzzDecode(f *testing.F) {
 		if ok && reason != ReasonNone {
 			t.Fatalf("accepted with reason %q", reason)
 		}
-		if !ok || !ev.Kind.functional() {
+		if !ok || !ev.Kind.Functional() {
 			return
 		}
 		if len(ev.Labels) != len(labels.names) {

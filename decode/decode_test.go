@@ -1,4 +1,4 @@
-package collector
+package decode
 
 import (
 	"reflect"
@@ -126,7 +126,7 @@ func TestDecode(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			d := NewDecoder(mustLabels(t, nil, nil))
+			d := New(mustLabels(t, nil, nil))
 			var ev Event
 			ok, reason := d.Decode([]byte(tc.rec), &ev)
 			if ok != tc.ok || reason != tc.reason {
@@ -140,7 +140,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeConfiguredLabels(t *testing.T) {
-	d := NewDecoder(mustLabels(t, []string{"client_hostname", "port"}, []string{"client_name", "target_namespace"}))
+	d := New(mustLabels(t, []string{"client_hostname", "port"}, []string{"client_name", "target_namespace"}))
 	var ev Event
 	ok, _ := d.Decode([]byte(`{"fields":{"message":"Port Steal","session_id":"A","port":81,"client_user":"u","client_hostname":"h","target":"targetless"}}`), &ev)
 	if !ok {
@@ -170,7 +170,7 @@ func TestLabelConfigErrors(t *testing.T) {
 }
 
 func TestDecodeRejectsNonEventsWithoutAllocating(t *testing.T) {
-	d := NewDecoder(mustLabels(t, nil, nil))
+	d := New(mustLabels(t, nil, nil))
 	rec := []byte(`{"timestamp":"2026-08-17T18:15:08.583869Z","level":"DEBUG","fields":{"message":"polling pods","count":3},"target":"kube_runtime::controller"}`)
 	var ev Event
 	if allocs := testing.AllocsPerRun(100, func() { d.Decode(rec, &ev) }); allocs != 0 {

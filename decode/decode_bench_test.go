@@ -1,9 +1,9 @@
-package collector
+package decode
 
 import "testing"
 
 func benchmarkDecode(b *testing.B, rec string) {
-	d := NewDecoder(mustLabels(b, nil, nil))
+	d := New(mustLabels(b, nil, nil))
 	line := []byte(rec)
 	var ev Event
 	b.SetBytes(int64(len(line)))
