@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mirrord-exporter/mirrord-exporter/jsonstring"
 )
 
 // FuzzStreamPush feeds arbitrary lines to a Stream of any format and limit.
@@ -134,30 +136,30 @@ func FuzzDockerVsEncodingJSON(f *testing.F) {
 }
 
 // checkReadLog checks the one-pass reader of the "log" string against the
-// two passes it replaced, scanString then appendUnescaped, on b taken as the
+// two passes it replaced, jsonstring.End then jsonstring.Append, on b taken as the
 // content of a string: same end, same validity, same text.
 func checkReadLog(t *testing.T, b []byte) {
 	t.Helper()
 	var buf []byte
 	var d dockerFields
 	end, ok := readLog(b, 0, &buf, &d)
-	wantEnd, _, wantOK := scanString(b, 0)
+	wantEnd, _, wantOK := jsonstring.End(b, 0)
 	if ok != wantOK || (ok && end != wantEnd) {
-		t.Fatalf("readLog(%q) = %d, %v; scanString: %d, %v", b, end, ok, wantEnd, wantOK)
+		t.Fatalf("readLog(%q) = %d, %v; jsonstring.End: %d, %v", b, end, ok, wantEnd, wantOK)
 	}
 	if !ok {
 		return
 	}
-	want, good := appendUnescaped(nil, b[:wantEnd])
+	want, good := jsonstring.Append(nil, b[:wantEnd])
 	if d.logBad != !good {
-		t.Fatalf("readLog(%q): logBad %v, appendUnescaped ok %v", b, d.logBad, good)
+		t.Fatalf("readLog(%q): logBad %v, jsonstring.Append ok %v", b, d.logBad, good)
 	}
 	if !good {
 		return
 	}
 	got := append(append([]byte(nil), d.log...), "\n"[:boolInt(d.final)]...)
 	if string(got) != string(want) {
-		t.Fatalf("readLog(%q): text %q final %v, appendUnescaped %q", b, d.log, d.final, want)
+		t.Fatalf("readLog(%q): text %q final %v, jsonstring.Append %q", b, d.log, d.final, want)
 	}
 	if d.final != (len(got) > 0 && got[len(got)-1] == '\n') {
 		t.Fatalf("readLog(%q): final %v for %q", b, d.final, got)
@@ -216,7 +218,7 @@ func checkFiltered(t *testing.T, line, payload []byte, st Status, fPayload []byt
 	if offered == nil || hasUEscape(offered) {
 		t.Fatalf("%q: Skipped, offered %q", line, offered)
 	}
-	text, ok := appendUnescaped(nil, offered)
+	text, ok := jsonstring.Append(nil, offered)
 	if !ok || st != Record || len(text) == 0 || text[len(text)-1] != '\n' || string(trimCR(text[:len(text)-1])) != string(payload) {
 		t.Fatalf("%q: Skipped, offered %q (%q), unfiltered %v %q", line, offered, text, st, payload)
 	}
