@@ -9,45 +9,46 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 var t0 = time.Date(2026, 8, 17, 18, 0, 0, 0, time.UTC)
 
 func TestOrder(t *testing.T) {
-	events := []collector.Event{
-		{Kind: collector.SeatLimit}, // before any timestamp: the first one
-		{Kind: collector.SessionStart, Time: t0.Add(2 * time.Second)},
-		{Kind: collector.SeatLimit},                             // the one before it
-		{Kind: collector.SessionEnd, Time: t0.Add(time.Second)}, // from another file, earlier
+	events := []decode.Event{
+		{Kind: decode.SeatLimit}, // before any timestamp: the first one
+		{Kind: decode.SessionStart, Time: t0.Add(2 * time.Second)},
+		{Kind: decode.SeatLimit},                             // the one before it
+		{Kind: decode.SessionEnd, Time: t0.Add(time.Second)}, // from another file, earlier
 	}
 	if err := Order(events); err != nil {
 		t.Fatal(err)
 	}
 	want := []struct {
-		kind collector.Kind
+		kind decode.Kind
 		at   time.Duration
 	}{
-		{collector.SessionEnd, time.Second},
-		{collector.SeatLimit, 2 * time.Second},
-		{collector.SessionStart, 2 * time.Second},
-		{collector.SeatLimit, 2 * time.Second},
+		{decode.SessionEnd, time.Second},
+		{decode.SeatLimit, 2 * time.Second},
+		{decode.SessionStart, 2 * time.Second},
+		{decode.SeatLimit, 2 * time.Second},
 	}
 	for i, w := range want {
 		if events[i].Kind != w.kind || !events[i].Time.Equal(t0.Add(w.at)) {
 			t.Errorf("event %d: %v at %s, want %v at +%s", i, events[i].Kind, events[i].Time, w.kind, w.at)
 		}
 	}
-	if err := Order([]collector.Event{{Kind: collector.SeatLimit}}); err == nil {
+	if err := Order([]decode.Event{{Kind: decode.SeatLimit}}); err == nil {
 		t.Error("no error without any timestamp")
 	}
 }
 
 // replay runs Replay and writes its samples, returning the OpenMetrics text.
-func replay(t *testing.T, events []collector.Event, step time.Duration) string {
+func replay(t *testing.T, events []decode.Event, step time.Duration) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	labels, err := collector.NewLabelConfig(nil, nil)
+	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +87,10 @@ func replay(t *testing.T, events []collector.Event, step time.Duration) string {
 
 func TestReplaySamplesAtBoundaries(t *testing.T) {
 	user := []string{`CORP\dave "d"`, "dave", "shop", "deployment", "cart"}
-	events := []collector.Event{
-		{Kind: collector.SessionStart, Time: t0.Add(30 * time.Second), SessionID: "a", Labels: user},
-		{Kind: collector.SessionStart, Time: t0.Add(60 * time.Second), SessionID: "b", Labels: user}, // on a boundary: in its sample
-		{Kind: collector.SessionEnd, Time: t0.Add(200*time.Second + 500*time.Microsecond), SessionID: "a", Labels: user, Duration: 170, HasDuration: true},
+	events := []decode.Event{
+		{Kind: decode.SessionStart, Time: t0.Add(30 * time.Second), SessionID: "a", Labels: user},
+		{Kind: decode.SessionStart, Time: t0.Add(60 * time.Second), SessionID: "b", Labels: user}, // on a boundary: in its sample
+		{Kind: decode.SessionEnd, Time: t0.Add(200*time.Second + 500*time.Microsecond), SessionID: "a", Labels: user, Duration: 170, HasDuration: true},
 	}
 	out := replay(t, events, time.Minute)
 	series := `{client_name="dave",client_user="CORP\\dave \"d\"",target_name="cart",target_namespace="shop",target_type="deployment"}`
@@ -123,7 +124,7 @@ func TestReplaySamplesAtBoundaries(t *testing.T) {
 }
 
 func TestReplayRejectsBadStep(t *testing.T) {
-	if err := Replay([]collector.Event{{Time: t0}}, nil, 0, nil); err == nil {
+	if err := Replay([]decode.Event{{Time: t0}}, nil, 0, nil); err == nil {
 		t.Error("no error for a zero step")
 	}
 }

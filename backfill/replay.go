@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 // Order stamps every event without a timestamp with the timestamp of the
@@ -19,7 +20,7 @@ import (
 // times. Archives read concurrently are not globally ordered; sorting is
 // what makes the samples follow the operator's time. It fails when no event
 // has a timestamp, since there is no time to sample at.
-func Order(events []collector.Event) error {
+func Order(events []decode.Event) error {
 	var last time.Time
 	for i := range events {
 		if events[i].Time.IsZero() {
@@ -44,7 +45,7 @@ func Order(events []collector.Event) error {
 		}
 		events[i].Time = first
 	}
-	slices.SortStableFunc(events, func(a, b collector.Event) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(events, func(a, b decode.Event) int { return a.Time.Compare(b.Time) })
 	return nil
 }
 
@@ -60,7 +61,7 @@ func Order(events []collector.Event) error {
 // time --once expires at: a boundary crossed by a trailing seat-limit or
 // message record would otherwise drop sessions --once keeps, and the last
 // sample would differ from --once.
-func Replay(events []collector.Event, c *collector.Collector, step time.Duration, sample func(time.Time) error) error {
+func Replay(events []decode.Event, c *collector.Collector, step time.Duration, sample func(time.Time) error) error {
 	if step <= 0 {
 		return fmt.Errorf("step must be positive, got %s", step)
 	}

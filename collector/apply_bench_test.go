@@ -13,13 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
 // benchCollector returns a Collector with the default labels and a fixed
 // clock, on a fresh registry.
-func benchCollector(b *testing.B, maxSeries int) (*Collector, *Decoder, *prometheus.Registry) {
+func benchCollector(b *testing.B, maxSeries int) (*Collector, *decode.Decoder, *prometheus.Registry) {
 	b.Helper()
 	reg := prometheus.NewRegistry()
 	labels := mustLabels(b, nil, nil)
@@ -28,13 +29,13 @@ func benchCollector(b *testing.B, maxSeries int) (*Collector, *Decoder, *prometh
 	if err != nil {
 		b.Fatal(err)
 	}
-	return c, NewDecoder(labels), reg
+	return c, decode.New(labels), reg
 }
 
 // decodeAll decodes records that must all be events.
-func decodeAll(b *testing.B, d *Decoder, records []string) []Event {
+func decodeAll(b *testing.B, d *decode.Decoder, records []string) []decode.Event {
 	b.Helper()
-	evs := make([]Event, len(records))
+	evs := make([]decode.Event, len(records))
 	for i, r := range records {
 		if ok, reason := d.Decode([]byte(r), &evs[i]); !ok {
 			b.Fatalf("record not decoded (reason %q): %s", reason, r)
@@ -96,7 +97,7 @@ func BenchmarkDecodeApply(b *testing.B) {
 			records = append(records, []byte(r))
 		}
 	}
-	var ev Event
+	var ev decode.Event
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -125,7 +126,7 @@ func BenchmarkOpenSessions(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		c, d, _ := benchCollector(b, 0)
-		var ev Event
+		var ev decode.Event
 		for _, r := range records {
 			if ok, reason := d.Decode(r, &ev); !ok {
 				b.Fatalf("not decoded: %q", reason)
@@ -152,7 +153,7 @@ func distinctSessionsState(b *testing.B) (*Collector, *prometheus.Registry) {
 	b.Helper()
 	c, d, reg := benchCollector(b, 10_000)
 	for _, r := range loggen.DistinctSessions(1700) {
-		var ev Event
+		var ev decode.Event
 		if ok, reason := d.Decode(r, &ev); !ok {
 			b.Fatalf("not decoded (%q): %s", reason, r)
 		}

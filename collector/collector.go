@@ -7,12 +7,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 // Config configures a Collector.
 type Config struct {
-	Labels LabelConfig
+	Labels decode.LabelConfig
 	// SessionMaxAge drops a session that never ended from the active gauges
 	// once it is this old; 0 keeps sessions forever.
 	SessionMaxAge time.Duration
@@ -132,7 +133,7 @@ func New(cfg Config) (*Collector, error) {
 	if capped == nil {
 		capped = cfg.Registerer
 	}
-	m, err := newMetrics(cfg.Registerer, capped, cfg.Labels.names, cfg.Limits, c.now, func() float64 { return float64(c.tracked.Load()) })
+	m, err := newMetrics(cfg.Registerer, capped, cfg.Labels.Names(), cfg.Limits, c.now, func() float64 { return float64(c.tracked.Load()) })
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
@@ -146,25 +147,25 @@ func (c *Collector) Families() []family.Exposer { return c.m.families }
 
 // Apply changes state and metrics for one event. It cannot fail: the decoder
 // only hands over events whose fields are valid.
-func (c *Collector) Apply(ev *Event) {
+func (c *Collector) Apply(ev *decode.Event) {
 	c.used = true
 	if ev.Time.IsZero() {
 		ev.Time = c.now()
 	}
 	c.m.event(ev.Kind).Inc()
-	if ev.Kind.functional() && ev.Time.After(c.latest) {
+	if ev.Kind.Functional() && ev.Time.After(c.latest) {
 		c.latest = ev.Time
 		c.m.lastEventGauge().Set(float64(ev.Time.UnixMicro()) / 1e6)
 	}
 	switch ev.Kind {
-	case SessionStart:
+	case decode.SessionStart:
 		seriesOfEvent(c.m.sessionsStarted, ev).Inc()
 		s := c.session(ev.SessionID, ev.Time)
 		if !s.started {
 			s.started, s.since = true, ev.Time
 			s.active = c.m.sessionsActive.IncOwn(ev.Labels)
 		}
-	case SessionEnd:
+	case decode.SessionEnd:
 		seriesOfEvent(c.m.sessionsEnded, ev).Inc()
 		if ev.HasDuration {
 			seriesOfEvent(c.m.sessionDuration, ev).Observe(ev.Duration)
@@ -172,9 +173,9 @@ func (c *Collector) Apply(ev *Event) {
 		if s, ok := c.sessions[ev.SessionID]; ok {
 			c.drop(ev.SessionID, s)
 		}
-	case PortSteal, PortMirror:
+	case decode.PortSteal, decode.PortMirror:
 		mode := modeMirror
-		if ev.Kind == PortSteal {
+		if ev.Kind == decode.PortSteal {
 			mode = modeSteal
 			seriesOf(c.m.portsStolen, c.withLabel(ev.Labels, boolLabel(ev.HTTPFiltered))...).Inc()
 		} else {
@@ -185,7 +186,7 @@ func (c *Collector) Apply(ev *Event) {
 		if s.ports.index(key) < 0 {
 			s.ports = append(s.ports, heldPort{key, c.m.portsActive.Inc(c.withLabel(ev.Labels, modeNames[mode])...)})
 		}
-	case PortRelease:
+	case decode.PortRelease:
 		seriesOfEvent(c.m.portsReleased, ev).Inc()
 		if s, ok := c.sessions[ev.SessionID]; ok {
 			for _, mode := range []portMode{modeSteal, modeMirror} {
@@ -195,12 +196,12 @@ func (c *Collector) Apply(ev *Event) {
 				c.forget(ev.SessionID)
 			}
 		}
-	case CopyTarget:
+	case decode.CopyTarget:
 		seriesOf(c.m.targetsCopied, c.withLabel(ev.Labels, boolLabel(ev.ScaleDown))...).Inc()
-	case SeatLimit:
+	case decode.SeatLimit:
 		c.m.seatLimitReached.Inc()
 		c.m.seatLimitUsers.WithLabelValues().Set(ev.ActiveUsers)
-	case MessageProcessing:
+	case decode.MessageProcessing:
 		seriesOf(c.m.messagesProcessed, ev.EventType, ev.Mode, ev.QueueType, ev.StatusClass).Inc()
 	}
 }
@@ -287,7 +288,7 @@ func seriesOf[T family.Metric](v *family.Capped[T], values ...string) T {
 }
 
 // seriesOfEvent is seriesOf for the event's labels, which a new series keeps.
-func seriesOfEvent[T family.Metric](v *family.Capped[T], ev *Event) T {
+func seriesOfEvent[T family.Metric](v *family.Capped[T], ev *decode.Event) T {
 	return v.WithOwn(ev.Labels).Metric()
 }
 

@@ -13,16 +13,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files from the current output")
 
 // apply decodes and applies records in order, failing on any that is not a
 // valid event.
-func apply(t *testing.T, c *Collector, d *Decoder, records ...string) {
+func apply(t *testing.T, c *Collector, d *decode.Decoder, records ...string) {
 	t.Helper()
 	for _, r := range records {
-		var ev Event
+		var ev decode.Event
 		ok, reason := d.Decode([]byte(r), &ev)
 		if !ok {
 			t.Fatalf("record not decoded (reason %q): %s", reason, r)
@@ -31,7 +33,7 @@ func apply(t *testing.T, c *Collector, d *Decoder, records ...string) {
 	}
 }
 
-func newTestCollector(t *testing.T, maxAge time.Duration) (*Collector, *Decoder, *prometheus.Registry) {
+func newTestCollector(t *testing.T, maxAge time.Duration) (*Collector, *decode.Decoder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	labels := mustLabels(t, nil, nil)
@@ -40,7 +42,7 @@ func newTestCollector(t *testing.T, maxAge time.Duration) (*Collector, *Decoder,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, NewDecoder(labels), reg
+	return c, decode.New(labels), reg
 }
 
 const (
@@ -147,7 +149,7 @@ func TestFamiliesShareLabelValues(t *testing.T) {
 		`{"fields":{"message":"Port Release","session_id":"S","port":1,`+aliceTarget+`}}`,
 		`{"fields":{"message":"Session End","session_id":"S","session_duration":3,`+aliceTarget+`}}`,
 	)
-	var ev Event
+	var ev decode.Event
 	if ok, _ := d.Decode([]byte(`{"fields":{"message":"Session Start","session_id":"T",`+aliceTarget+`}}`), &ev); !ok {
 		t.Fatal("not decoded")
 	}

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/encoding/protodelim"
 
 	"github.com/mirrord-exporter/mirrord-exporter/family"
+
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 // TestExpositionMatchesExpfmt: the capped families write, straight from
@@ -21,7 +23,7 @@ import (
 // and families left without series (printed by neither).
 func TestExpositionMatchesExpfmt(t *testing.T) {
 	labels := mustLabels(t, []string{"client_cli_version"}, nil)
-	d := NewDecoder(labels)
+	d := decode.New(labels)
 	var now time.Time
 	capped := prometheus.NewRegistry()
 	c, err := New(Config{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
@@ -52,7 +53,7 @@ type metrics struct {
 	events *prometheus.CounterVec
 	// byKind are the series of events for each event, got once to spare
 	// Apply client_golang's lookup by label value.
-	byKind [kindCount]prometheus.Counter
+	byKind [decode.NumKinds]prometheus.Counter
 	// lastEventSet is lastEvent's series once it was first set; it does
 	// not exist before.
 	lastEventSet    prometheus.Gauge
@@ -171,7 +172,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		m.sessionsStarted, m.sessionsEnded, m.sessionDuration, m.sessionsActive,
 		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied, m.messagesProcessed,
 	}
-	for k := SessionStart; k < kindCount; k++ {
+	for k := decode.SessionStart; k < decode.NumKinds; k++ {
 		m.byKind[k] = m.events.WithLabelValues(k.String())
 	}
 	// The families labelled with an event's labels alone give a new series
@@ -215,8 +216,8 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 }
 
 // event returns the series of events for k.
-func (m *metrics) event(k Kind) prometheus.Counter {
-	if k >= SessionStart && k < kindCount {
+func (m *metrics) event(k decode.Kind) prometheus.Counter {
+	if k >= decode.SessionStart && k < decode.NumKinds {
 		return m.byKind[k]
 	}
 	return m.events.WithLabelValues(k.String()) // no such event is decoded

@@ -1,6 +1,10 @@
 package collector
 
-import "time"
+import (
+	"time"
+
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
+)
 
 // Run applies events until the channel is closed; on every tick it expires
 // sessions older than the maximum age, and series idle for longer than the
@@ -10,7 +14,7 @@ import "time"
 // covers exactly what they sent. The state is not sorted (State.Sort), so
 // that the pause is no longer than the copy. Run is the one goroutine that
 // owns the Collector's state; nil ticks or snapshots are never ready.
-func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <-chan chan<- *Snapshot) {
+func (c *Collector) Run(events <-chan decode.Event, ticks <-chan time.Time, snapshots <-chan chan<- *Snapshot) {
 	for {
 		select {
 		case ev, ok := <-events:
@@ -33,7 +37,7 @@ func (c *Collector) Run(events <-chan Event, ticks <-chan time.Time, snapshots <
 
 // drain applies the events in the channel's buffer without waiting for more,
 // and reports whether the channel was closed.
-func (c *Collector) drain(events <-chan Event) bool {
+func (c *Collector) drain(events <-chan decode.Event) bool {
 	for {
 		select {
 		case ev, ok := <-events:

@@ -6,15 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 // limitedCollector is a Collector with series limits and a clock the test
 // moves.
-func limitedCollector(t testing.TB, lim Limits, now *time.Time) (*Collector, *Decoder, *prometheus.Registry) {
+func limitedCollector(t testing.TB, lim Limits, now *time.Time) (*Collector, *decode.Decoder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	labels := mustLabels(t, nil, nil)
@@ -22,7 +23,7 @@ func limitedCollector(t testing.TB, lim Limits, now *time.Time) (*Collector, *De
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, NewDecoder(labels), reg
+	return c, decode.New(labels), reg
 }
 
 func startOf(id, name string) string {
@@ -150,7 +151,7 @@ func TestMillionClientNames(t *testing.T) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	var ev Event
+	var ev decode.Event
 	var peak uint64
 	for i := range names {
 		name := fmt.Sprintf("laptop-%07d", i)
@@ -195,39 +196,6 @@ func TestMillionClientNames(t *testing.T) {
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
-func TestLabelValueTruncation(t *testing.T) {
-	long := strings.Repeat("é", MaxLabelValueBytes) // 2 bytes each
-	for name, tc := range map[string]struct{ in, want string }{
-		"short":         {"alice", "alice"},
-		"exact":         {strings.Repeat("a", MaxLabelValueBytes), strings.Repeat("a", MaxLabelValueBytes)},
-		"ascii":         {strings.Repeat("a", 10*MaxLabelValueBytes), strings.Repeat("a", MaxLabelValueBytes)},
-		"rune boundary": {"x" + long, "x" + long[:MaxLabelValueBytes-2]},
-		"invalid":       {strings.Repeat("\xffa", 1000), strings.Repeat("\uFFFDa", MaxLabelValueBytes/4)},
-	} {
-		t.Run(name, func(t *testing.T) {
-			got := labelValue([]byte(tc.in))
-			if got != tc.want {
-				t.Errorf("labelValue = %q (%d bytes), want %q", got, len(got), tc.want)
-			}
-			if !utf8.ValidString(got) || len(got) > MaxLabelValueBytes {
-				t.Errorf("invalid or too long: %d bytes", len(got))
-			}
-		})
-	}
-	// Through the decoder, for every configured label.
-	d := NewDecoder(mustLabels(t, nil, nil))
-	var ev Event
-	rec := `{"fields":{"message":"Session Start","session_id":"A","client_user":"` + strings.Repeat("u", 5000) + `","client_name":"` + strings.Repeat("\\u00e9", 5000) + `"}}`
-	if ok, reason := d.Decode([]byte(rec), &ev); !ok {
-		t.Fatalf("not decoded: %q", reason)
-	}
-	for _, v := range ev.Labels {
-		if len(v) > MaxLabelValueBytes {
-			t.Errorf("label value of %d bytes", len(v))
-		}
-	}
-}
-
 // total sums the values of every series of a counter or gauge family.
 func total(t testing.TB, c prometheus.Collector) float64 {
 	t.Helper()
@@ -253,11 +221,11 @@ func total(t testing.TB, c prometheus.Collector) float64 {
 func TestRunExpiresSeriesOnTick(t *testing.T) {
 	now := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
 	c, d, _ := limitedCollector(t, Limits{MaxSeries: 10, SeriesTTL: time.Hour}, &now)
-	var ev Event
+	var ev decode.Event
 	if ok, _ := d.Decode([]byte(startOf("A", "a")), &ev); !ok {
 		t.Fatal("not decoded")
 	}
-	events, ticks := make(chan Event), make(chan time.Time)
+	events, ticks := make(chan decode.Event), make(chan time.Time)
 	done := make(chan struct{})
 	go func() {
 		c.Run(events, ticks, nil)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/metricvalues"
 )
@@ -246,7 +247,7 @@ func (c *Collector) checkState(s *Snapshot) error {
 		return fmt.Errorf("made with labels %q, not the configured %q", s.Labels, c.labels)
 	}
 	for event, v := range s.Events {
-		if !slices.Contains(kindNames[:], event) {
+		if _, known := decode.ParseKind(event); !known {
 			return fmt.Errorf("mirrord_exporter_events_total: unknown event %q", event)
 		}
 		if err := checkCount(v); err != nil {
@@ -378,6 +379,10 @@ func checkCount(v float64) error {
 	}
 	return nil
 }
+
+// keySep separates label values in a series key: they are valid UTF-8
+// (decode cuts them on rune boundaries), in which the byte 0xff never occurs.
+const keySep = 0xff
 
 // seriesKey is a map key of label values.
 func seriesKey(values []string) string {

@@ -15,12 +15,13 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
 // stateCollector is a collector with small series limits, a session max age
 // and a clock the test moves, on its own registry.
-func stateCollector(t testing.TB, labels LabelConfig, now *time.Time) (*Collector, *prometheus.Registry) {
+func stateCollector(t testing.TB, labels decode.LabelConfig, now *time.Time) (*Collector, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	c, err := New(Config{
@@ -136,7 +137,7 @@ func roundTrip(t *testing.T, s *Snapshot) *Snapshot {
 
 // storyBeforeSnapshot is a mixed sequence of every kind of event, with more
 // users than MaxSeries, a session that expires and series that expire.
-func storyBeforeSnapshot(t *testing.T, c *Collector, d *Decoder, now *time.Time) {
+func storyBeforeSnapshot(t *testing.T, c *Collector, d *decode.Decoder, now *time.Time) {
 	t.Helper()
 	// frank's session is stale by the time of the others, and his counter
 	// series are not updated again: they expire.
@@ -183,7 +184,7 @@ func storyBeforeSnapshot(t *testing.T, c *Collector, d *Decoder, now *time.Time)
 // storyAfterRestore goes on from storyBeforeSnapshot: it ends and releases
 // restored sessions and ports, adds tuples past the cap, coarsens the
 // histogram, and expires again.
-func storyAfterRestore(t *testing.T, c *Collector, d *Decoder, now *time.Time) {
+func storyAfterRestore(t *testing.T, c *Collector, d *decode.Decoder, now *time.Time) {
 	t.Helper()
 	*now = time.Date(2026, 8, 17, 11, 0, 0, 0, time.UTC)
 	apply(t, c, d,
@@ -206,7 +207,7 @@ func storyAfterRestore(t *testing.T, c *Collector, d *Decoder, now *time.Time) {
 
 func TestStateRestoresExactly(t *testing.T) {
 	labels := mustLabels(t, nil, nil)
-	d := NewDecoder(labels)
+	d := decode.New(labels)
 	var now1, now2 time.Time
 	orig, reg1 := stateCollector(t, labels, &now1)
 	storyBeforeSnapshot(t, orig, d, &now1)
@@ -287,7 +288,7 @@ func checkStory(t *testing.T, s *Snapshot) {
 // each must be refused, and leave the collector as new.
 func TestRestoreRejectsInvalidStates(t *testing.T) {
 	labels := mustLabels(t, nil, nil)
-	d := NewDecoder(labels)
+	d := decode.New(labels)
 	now := time.Date(2026, 8, 17, 10, 0, 0, 0, time.UTC)
 	orig, _ := stateCollector(t, labels, &now)
 	storyBeforeSnapshot(t, orig, d, &now)
@@ -385,7 +386,7 @@ func TestRestoreRefusesOtherLabelConfiguration(t *testing.T) {
 	labels := mustLabels(t, nil, nil)
 	now := time.Date(2026, 8, 17, 10, 0, 0, 0, time.UTC)
 	orig, _ := stateCollector(t, labels, &now)
-	storyBeforeSnapshot(t, orig, NewDecoder(labels), &now)
+	storyBeforeSnapshot(t, orig, decode.New(labels), &now)
 
 	other := mustLabels(t, []string{"client_hostname"}, nil)
 	c, reg := stateCollector(t, other, &now)
@@ -401,7 +402,7 @@ func TestRestoreRefusesOtherLabelConfiguration(t *testing.T) {
 
 func TestRestoreRefusesUsedCollector(t *testing.T) {
 	labels := mustLabels(t, nil, nil)
-	d := NewDecoder(labels)
+	d := decode.New(labels)
 	now := time.Date(2026, 8, 17, 10, 0, 0, 0, time.UTC)
 	orig, _ := stateCollector(t, labels, &now)
 	storyBeforeSnapshot(t, orig, d, &now)
@@ -431,10 +432,10 @@ func TestRestoreRefusesUsedCollector(t *testing.T) {
 func TestRunSnapshotAppliesBufferedEvents(t *testing.T) {
 	const n = 500
 	labels := mustLabels(t, nil, nil)
-	d := NewDecoder(labels)
+	d := decode.New(labels)
 	now := time.Date(2026, 8, 17, 10, 0, 0, 0, time.UTC)
 	c, _ := stateCollector(t, labels, &now)
-	events := make(chan Event, n)
+	events := make(chan decode.Event, n)
 	snapshots := make(chan chan<- *Snapshot)
 	done := make(chan struct{})
 	go func() {
@@ -443,7 +444,7 @@ func TestRunSnapshotAppliesBufferedEvents(t *testing.T) {
 	}()
 	for round := range 5 {
 		for i := range n {
-			var ev Event
+			var ev decode.Event
 			if ok, reason := d.Decode([]byte(record("10:00:00", "Session Start", sid(fmt.Sprintf("S%d-%d", round, i))+","+who("u"))), &ev); !ok {
 				t.Fatal(reason)
 			}
@@ -472,8 +473,8 @@ func openSessions(b *testing.B, n int) *Collector {
 	for i := range n {
 		lv := []string{fmt.Sprintf("user%d", i%20), fmt.Sprintf("User %d", i%20), fmt.Sprintf("ns%d", i%10), "deployment", fmt.Sprintf("svc%d", i%10)}
 		id := fmt.Sprintf("%016X", i)
-		c.Apply(&Event{Kind: SessionStart, Time: now, Labels: lv, SessionID: id})
-		c.Apply(&Event{Kind: PortSteal, Time: now, Labels: lv, SessionID: id, Port: 8080})
+		c.Apply(&decode.Event{Kind: decode.SessionStart, Time: now, Labels: lv, SessionID: id})
+		c.Apply(&decode.Event{Kind: decode.PortSteal, Time: now, Labels: lv, SessionID: id, Port: 8080})
 	}
 	return c
 }

@@ -19,6 +19,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/statefile"
@@ -83,7 +84,7 @@ type Exporter struct {
 	ready    <-chan struct{} // closed once every input read what was there at start
 	coll     *collector.Collector
 	ingest   *ingest.Pipeline
-	events   chan collector.Event
+	events   chan decode.Event
 
 	// With a state file: the gate the inputs deliver through, the
 	// collector's snapshot requests, and the saver.
@@ -130,7 +131,7 @@ func New(cfg Config) (*Exporter, error) {
 var errRestore = errors.New("cannot restore the saved state")
 
 func build(cfg Config, saved *statefile.File) (*Exporter, error) {
-	labels, err := collector.NewLabelConfig(cfg.Labels, cfg.NoLabels)
+	labels, err := decode.NewLabelConfig(cfg.Labels, cfg.NoLabels)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
@@ -148,7 +149,7 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	events := make(chan collector.Event, 1024)
+	events := make(chan decode.Event, 1024)
 	ing, err := ingest.New(ingest.Config{
 		Format: cfg.Format, MaxLineBytes: cfg.MaxLineBytes, Labels: labels,
 		Events: events, Logger: cfg.Logger, Registerer: reg,

@@ -12,7 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mirrord-exporter/mirrord-exporter/backfill"
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/report"
 )
@@ -20,8 +20,8 @@ import (
 // readEvents reads every input to its end and returns its events in the
 // operator's time order (see backfill.Order). All events are held in memory,
 // a few hundred bytes each.
-func (e *Exporter) readEvents(ctx context.Context) ([]collector.Event, error) {
-	var events []collector.Event
+func (e *Exporter) readEvents(ctx context.Context) ([]decode.Event, error) {
+	var events []decode.Event
 	drained := make(chan struct{})
 	go func() {
 		for ev := range e.events {

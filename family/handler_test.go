@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
@@ -39,7 +40,7 @@ const (
 func fixture(tb testing.TB) (reg, capped *prometheus.Registry, own []family.Exposer) {
 	tb.Helper()
 	reg, capped = prometheus.NewRegistry(), prometheus.NewRegistry()
-	labels, err := collector.NewLabelConfig(nil, nil)
+	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,14 +51,14 @@ func fixture(tb testing.TB) (reg, capped *prometheus.Registry, own []family.Expo
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dec := collector.NewDecoder(labels)
+	dec := decode.New(labels)
 	for _, r := range append(loggen.DistinctSessions(300),
 		[]byte(`{"timestamp":"2026-08-17T10:00:00Z","fields":{"message":"Session Start","session_id":"Q","client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
 		[]byte(`{"timestamp":"2026-08-17T10:00:01Z","fields":{"message":"Session End","session_id":"Q","session_duration":0.25,"client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
 		[]byte(`{"timestamp":"2026-08-17T10:00:02Z","fields":{"message":"Max seat count reached!","active_users":"25"}}`),
 		[]byte(`{"timestamp":"2026-08-17T10:00:03Z","fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":200}}`),
 	) {
-		var ev collector.Event
+		var ev decode.Event
 		if ok, reason := dec.Decode(r, &ev); !ok {
 			tb.Fatalf("not decoded (%q): %s", reason, r)
 		}
@@ -118,7 +119,7 @@ func TestExpositionMatchesPromhttp(t *testing.T) {
 					t.Errorf("%s: status %d, promhttp's %d", name, got.Code, want.Code)
 					continue
 				}
-				gotBody, wantBody := decode(t, got), decode(t, want)
+				gotBody, wantBody := decompressed(t, got), decompressed(t, want)
 				if !bytes.Equal(gotBody, wantBody) {
 					t.Errorf("%s: body differs from promhttp's (%d bytes, %d)", name, len(gotBody), len(wantBody))
 				}
@@ -130,8 +131,8 @@ func TestExpositionMatchesPromhttp(t *testing.T) {
 	}
 }
 
-// decode returns the response's body, decompressed.
-func decode(t *testing.T, r *httptest.ResponseRecorder) []byte {
+// decompressed returns the response's body, decompressed.
+func decompressed(t *testing.T, r *httptest.ResponseRecorder) []byte {
 	t.Helper()
 	var rd io.Reader = r.Body
 	switch r.Header().Get("Content-Encoding") {

@@ -3,13 +3,14 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 )
 
 // TestEveryBadLineIsCountedAndTheNextCounts feeds each kind of bad line the
@@ -19,21 +20,21 @@ func TestEveryBadLineIsCountedAndTheNextCounts(t *testing.T) {
 	const cri = "2026-08-17T10:00:00.000000000Z stdout "
 	for name, tc := range map[string]struct {
 		lines  []string
-		reason collector.Reason
+		reason Reason
 	}{
-		"not json":                 {[]string{"thread 'main' panicked at src/main.rs:1:1"}, collector.ReasonNotJSON},
-		"truncated json":           {[]string{`{"fields":{"message":"Session Start","session_id":"T`}, collector.ReasonInvalidJSON},
-		"json array":               {[]string{`[{"fields":{"message":"Session Start","session_id":"A"}}]`}, collector.ReasonNotJSON},
-		"json string":              {[]string{`"Session Start"`}, collector.ReasonNotJSON},
-		"fields a string":          {[]string{`{"fields":"x","message":"Session Start","session_id":"A"}`}, collector.ReasonInvalidField},
-		"fields an array":          {[]string{`{"fields":[{"message":"Session Start","session_id":"A"}]}`}, collector.ReasonInvalidField},
-		"missing session id":       {[]string{`{"fields":{"message":"Session Start"}}`}, collector.ReasonMissingField},
-		"session id wrong type":    {[]string{`{"fields":{"message":"Session End","session_id":[1]}}`}, collector.ReasonInvalidField},
-		"port not a number":        {[]string{`{"fields":{"message":"Port Steal","session_id":"A","port":"http"}}`}, collector.ReasonInvalidField},
-		"negative duration":        {[]string{`{"fields":{"message":"Session End","session_id":"A","session_duration":-3}}`}, collector.ReasonInvalidField},
-		"NaN duration":             {[]string{`{"fields":{"message":"Session End","session_id":"A","session_duration":"NaN"}}`}, collector.ReasonInvalidField},
-		"NUL bytes":                {[]string{"\x00\x00\x00\x00"}, collector.ReasonNotJSON},
-		"NUL inside json":          {[]string{"{\"fields\":{\"message\":\"Session Start\",\"session_id\":\"\x00\"}}"}, collector.ReasonInvalidJSON},
+		"not json":                 {[]string{"thread 'main' panicked at src/main.rs:1:1"}, Reason(decode.ReasonNotJSON)},
+		"truncated json":           {[]string{`{"fields":{"message":"Session Start","session_id":"T`}, Reason(decode.ReasonInvalidJSON)},
+		"json array":               {[]string{`[{"fields":{"message":"Session Start","session_id":"A"}}]`}, Reason(decode.ReasonNotJSON)},
+		"json string":              {[]string{`"Session Start"`}, Reason(decode.ReasonNotJSON)},
+		"fields a string":          {[]string{`{"fields":"x","message":"Session Start","session_id":"A"}`}, Reason(decode.ReasonInvalidField)},
+		"fields an array":          {[]string{`{"fields":[{"message":"Session Start","session_id":"A"}]}`}, Reason(decode.ReasonInvalidField)},
+		"missing session id":       {[]string{`{"fields":{"message":"Session Start"}}`}, Reason(decode.ReasonMissingField)},
+		"session id wrong type":    {[]string{`{"fields":{"message":"Session End","session_id":[1]}}`}, Reason(decode.ReasonInvalidField)},
+		"port not a number":        {[]string{`{"fields":{"message":"Port Steal","session_id":"A","port":"http"}}`}, Reason(decode.ReasonInvalidField)},
+		"negative duration":        {[]string{`{"fields":{"message":"Session End","session_id":"A","session_duration":-3}}`}, Reason(decode.ReasonInvalidField)},
+		"NaN duration":             {[]string{`{"fields":{"message":"Session End","session_id":"A","session_duration":"NaN"}}`}, Reason(decode.ReasonInvalidField)},
+		"NUL bytes":                {[]string{"\x00\x00\x00\x00"}, Reason(decode.ReasonNotJSON)},
+		"NUL inside json":          {[]string{"{\"fields\":{\"message\":\"Session Start\",\"session_id\":\"\x00\"}}"}, Reason(decode.ReasonInvalidJSON)},
 		"docker line cut":          {[]string{`{"log":"{\"fields\":{\"message\":\"Session Start\"`}, ReasonInvalidWrapper},
 		"longer than the limit":    {[]string{cri + "F " + strings.Repeat("x", 2000)}, ReasonTooLong},
 		"partial never terminated": {[]string{cri + "P {\"fields\":", "2026-08-17T10:00:00.000000000Z stderr P more"}, ReasonUnterminatedPartial},
@@ -75,7 +76,7 @@ func TestEveryBadLineIsCountedAndTheNextCounts(t *testing.T) {
 func sumCounter(t *testing.T, p *Pipeline) float64 {
 	t.Helper()
 	sum := 0.0
-	for _, r := range append(collector.DecodeReasons, ReasonTooLong, ReasonInvalidWrapper, ReasonUnterminatedPartial) {
+	for _, r := range Reasons() {
 		sum += testutil.ToFloat64(p.malformed.WithLabelValues(string(r)))
 	}
 	return sum
@@ -97,5 +98,42 @@ func TestBadLinesAreLoggedAtDebug(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "level=warn"); n != 1 {
 		t.Errorf("%d warn lines, want 1", n)
+	}
+}
+
+// TestMalformedReasonLabels pins the values of the reason label, the
+// decoder's and the wrapper's, which dashboards and alerts match, and checks
+// that the counter shows each at zero from the start.
+func TestMalformedReasonLabels(t *testing.T) {
+	want := []string{"not_json", "plain_text", "invalid_json", "missing_field", "invalid_field", "too_long", "invalid_wrapper", "unterminated_partial"}
+	var got []string
+	for _, r := range Reasons() {
+		got = append(got, string(r))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Reasons() = %q, want %q", got, want)
+	}
+	now := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
+	_, reg, _ := newTestPipeline(t, new(bytes.Buffer), &now)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for _, f := range families {
+		if f.GetName() != "mirrord_exporter_malformed_lines_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if v := m.GetCounter().GetValue(); v != 0 {
+				t.Errorf("%v at start: %v", m.GetLabel(), v)
+			}
+			shown = append(shown, m.GetLabel()[0].GetValue())
+		}
+	}
+	slices.Sort(shown)
+	slices.Sort(want)
+	if !slices.Equal(shown, want) {
+		t.Errorf("reason labels shown at start: %q, want %q", shown, want)
 	}
 }

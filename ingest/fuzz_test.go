@@ -11,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -54,7 +55,7 @@ func FuzzLinePath(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, format uint8, data []byte) {
-		labels, err := collector.NewLabelConfig([]string{"client_hostname"}, nil)
+		labels, err := decode.NewLabelConfig([]string{"client_hostname"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,7 @@ func FuzzLinePath(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		events := make(chan collector.Event, 1) // a line yields at most one event
+		events := make(chan decode.Event, 1) // a line yields at most one event
 		p, err := New(Config{
 			Format: unwrap.Format(format % 4), MaxLineBytes: 512, Labels: labels, Events: events,
 			Logger: log.NewNopLogger(), Registerer: reg, Now: clock,

@@ -13,17 +13,33 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
-// Reasons found while unwrapping, beside the decoder's.
+// Reason is a value of the reason label of
+// mirrord_exporter_malformed_lines_total, which this package owns: the
+// decoder's reasons (decode.Reason, same text) and those below, found before
+// a record reaches the decoder.
+type Reason string
+
+// Reasons found while reading and unwrapping lines.
 const (
-	ReasonTooLong             collector.Reason = "too_long"
-	ReasonInvalidWrapper      collector.Reason = "invalid_wrapper"
-	ReasonUnterminatedPartial collector.Reason = "unterminated_partial"
+	ReasonTooLong             Reason = "too_long"
+	ReasonInvalidWrapper      Reason = "invalid_wrapper"
+	ReasonUnterminatedPartial Reason = "unterminated_partial"
 )
+
+// Reasons lists every value of the reason label, so that the counter shows
+// each at zero from the start.
+func Reasons() []Reason {
+	var rs []Reason
+	for _, r := range decode.Reasons() {
+		rs = append(rs, Reason(r))
+	}
+	return append(rs, ReasonTooLong, ReasonInvalidWrapper, ReasonUnterminatedPartial)
+}
 
 // warnEvery bounds how often malformed input is logged at warn level; every
 // line is logged at debug.
@@ -33,9 +49,9 @@ const warnEvery = time.Minute
 type Config struct {
 	Format       unwrap.Format
 	MaxLineBytes int
-	Labels       collector.LabelConfig
+	Labels       decode.LabelConfig
 	// Events receives every decoded event; one consumer applies them.
-	Events     chan<- collector.Event
+	Events     chan<- decode.Event
 	Logger     log.Logger
 	Registerer prometheus.Registerer
 	// Now is the clock for rate-limiting warnings; time.Now when nil.
@@ -60,8 +76,8 @@ type Pipeline struct {
 
 	plainTextOnce sync.Once
 	warnMu        sync.Mutex
-	lastWarn      map[collector.Reason]time.Time
-	suppressed    map[collector.Reason]int
+	lastWarn      map[Reason]time.Time
+	suppressed    map[Reason]int
 
 	// sinks are the live streams by name, whose joins a snapshot saves;
 	// savedJoins the joins restored for streams not made yet.
@@ -99,12 +115,12 @@ func New(cfg Config) (*Pipeline, error) {
 			Name: "mirrord_exporter_malformed_lines_total",
 			Help: "Lines or records that could not be used, by reason.",
 		}, []string{"reason"}),
-		lastWarn:   make(map[collector.Reason]time.Time),
-		suppressed: make(map[collector.Reason]int),
+		lastWarn:   make(map[Reason]time.Time),
+		suppressed: make(map[Reason]int),
 		sinks:      make(map[string]*sink),
 		savedJoins: make(map[string][]unwrap.Join),
 	}
-	for _, r := range append(collector.DecodeReasons, ReasonTooLong, ReasonInvalidWrapper, ReasonUnterminatedPartial) {
+	for _, r := range Reasons() {
 		p.malformed.WithLabelValues(string(r))
 	}
 	for _, w := range []unwrap.Format{unwrap.JSON, unwrap.Docker, unwrap.CRI} {
@@ -209,8 +225,8 @@ func (s *sink) Close() {
 }
 
 // rejectRecord counts and logs a record that cannot be used, in line order.
-func (s *sink) rejectRecord(reason collector.Reason, text string) {
-	if reason == collector.ReasonPlainText {
+func (s *sink) rejectRecord(reason Reason, text string) {
+	if reason == Reason(decode.ReasonPlainText) {
 		s.p.plainTextOnce.Do(func() {
 			level.Warn(s.p.cfg.Logger).Log("msg", "The operator writes plain-text logs, which carry no readable events: set operator.jsonLog: true in the mirrord-operator Helm chart values (env OPERATOR_JSON_LOG=true)", "file", s.name)
 		})
@@ -221,7 +237,7 @@ func (s *sink) rejectRecord(reason collector.Reason, text string) {
 // reject counts an unusable line and logs it (line is its excerpt): every one
 // at debug, and at most one per reason per warnEvery at warn, with how many
 // went unreported.
-func (p *Pipeline) reject(reason collector.Reason, name string, line string) {
+func (p *Pipeline) reject(reason Reason, name string, line string) {
 	p.malformed.WithLabelValues(string(reason)).Inc()
 	level.Debug(p.cfg.Logger).Log("msg", "Skipping unusable log line", "reason", reason, "file", name, "line", line)
 

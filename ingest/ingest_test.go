@@ -10,18 +10,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
-func newTestPipeline(t *testing.T, logs *bytes.Buffer, now *time.Time) (*Pipeline, *prometheus.Registry, chan collector.Event) {
+func newTestPipeline(t *testing.T, logs *bytes.Buffer, now *time.Time) (*Pipeline, *prometheus.Registry, chan decode.Event) {
 	t.Helper()
-	labels, err := collector.NewLabelConfig(nil, nil)
+	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	events := make(chan collector.Event, 100)
+	events := make(chan decode.Event, 100)
 	p, err := New(Config{
 		Format: unwrap.Auto, MaxLineBytes: 1024, Labels: labels, Events: events,
 		Logger: log.NewLogfmtLogger(logs), Registerer: reg,

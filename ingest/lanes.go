@@ -3,7 +3,7 @@ package ingest
 import (
 	"sync"
 
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -40,43 +40,43 @@ type pendingLine struct {
 // it until its run is known to have started in the right state.
 type lane struct {
 	stream  *unwrap.Stream
-	decoder *collector.Decoder
-	ev      collector.Event
+	decoder *decode.Decoder
+	ev      decode.Event
 	records *[3]int64 // by wrapper: JSON, Docker, CRI
 
 	// What a spare lane holds; for the main lane, deliver and rejected
 	// hand results on at once.
-	events   []collector.Event
+	events   []decode.Event
 	rejects  []rejection
 	counted  [3]int64
-	deliver  func(*collector.Event)
-	rejected func(collector.Reason, string)
+	deliver  func(*decode.Event)
+	rejected func(Reason, string)
 }
 
 // rejection is a record a spare lane found unusable, with its excerpt: the
 // record itself may live in a buffer the lane reuses.
 type rejection struct {
-	reason collector.Reason
+	reason Reason
 	line   string
 }
 
 func (s *sink) newLane(held bool) *lane {
 	l := &lane{
 		stream:  unwrap.NewStream(s.p.cfg.Format, s.p.cfg.MaxLineBytes),
-		decoder: collector.NewDecoder(s.p.cfg.Labels),
+		decoder: decode.New(s.p.cfg.Labels),
 	}
 	// Most Docker lines are no event: judged still escaped, they skip the
 	// unescape and the decode, which would only reject them. (Only Docker
 	// lines consult it, so it is harmless on JSON and CRI streams.)
 	// Stream ignores its answer on text with \u escapes.
-	l.stream.SkipRecord = collector.NoEventInSimplyEscaped
+	l.stream.SkipRecord = decode.NoEventInSimplyEscaped
 	if held {
 		l.records = &l.counted
-		l.deliver = func(ev *collector.Event) { l.events = append(l.events, *ev) }
-		l.rejected = func(r collector.Reason, line string) { l.rejects = append(l.rejects, rejection{r, line}) }
+		l.deliver = func(ev *decode.Event) { l.events = append(l.events, *ev) }
+		l.rejected = func(r Reason, line string) { l.rejects = append(l.rejects, rejection{r, line}) }
 	} else {
 		l.records = &s.newRecords
-		l.deliver = func(ev *collector.Event) { s.p.cfg.Events <- *ev }
+		l.deliver = func(ev *decode.Event) { s.p.cfg.Events <- *ev }
 		l.rejected = s.rejectRecord
 	}
 	return l
@@ -121,8 +121,8 @@ func (l *lane) record(rec []byte) {
 	switch {
 	case ok:
 		l.deliver(&l.ev)
-	case reason != collector.ReasonNone:
-		l.rejected(reason, excerpt(rec))
+	case reason != decode.ReasonNone:
+		l.rejected(Reason(reason), excerpt(rec))
 	}
 }
 

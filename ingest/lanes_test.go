@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
@@ -23,7 +23,7 @@ import (
 // format, its events and its log, in order.
 type laneRun struct {
 	metrics string
-	events  []collector.Event
+	events  []decode.Event
 	logs    string
 }
 
@@ -32,12 +32,12 @@ type laneRun struct {
 // the lanes when lanes > 1, however small.
 func runBatches(t testing.TB, format unwrap.Format, maxBytes, lanes int, lines [][]byte, batches []int) laneRun {
 	t.Helper()
-	labels, err := collector.NewLabelConfig([]string{"client_id", "port"}, nil)
+	labels, err := decode.NewLabelConfig([]string{"client_id", "port"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	events := make(chan collector.Event, 8) // small: lanes wait for the consumer
+	events := make(chan decode.Event, 8) // small: lanes wait for the consumer
 	fixed := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
 	var logs bytes.Buffer
 	p, err := New(Config{
@@ -49,7 +49,7 @@ func runBatches(t testing.TB, format unwrap.Format, maxBytes, lanes int, lines [
 		t.Fatal(err)
 	}
 	p.parallelMin = 1
-	var got []collector.Event
+	var got []decode.Event
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for ev := range events {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
@@ -56,7 +57,7 @@ func BenchmarkLineNonEvent(b *testing.B) {
 }
 
 func benchmarkLine(b *testing.B, lines [][]byte, size int64) {
-	labels, err := collector.NewLabelConfig(nil, nil)
+	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func benchmarkLine(b *testing.B, lines [][]byte, size int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	events := make(chan collector.Event, 1024)
+	events := make(chan decode.Event, 1024)
 	p, err := New(Config{
 		Format: unwrap.Auto, MaxLineBytes: 1 << 20, Labels: labels, Events: events,
 		Logger: log.NewLogfmtLogger(io.Discard), Registerer: reg,

@@ -12,7 +12,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
@@ -34,7 +34,7 @@ func TestSkipRecordChangesNoCount(t *testing.T) {
 					lines := bytes.Split(bytes.TrimSuffix(log.Bytes(), []byte("\n")), []byte("\n"))
 					var skipped int
 					judge := func(e []byte) bool {
-						no := collector.NoEventInSimplyEscaped(e)
+						no := decode.NoEventInSimplyEscaped(e)
 						if no {
 							skipped++
 						}
@@ -63,14 +63,14 @@ func TestSkipRecordChangesNoCount(t *testing.T) {
 // runLines runs lines through one sink whose stream has the given
 // SkipRecord, and returns the pipeline's self-metrics in the text format
 // and the events in order.
-func runLines(t *testing.T, format unwrap.Format, maxBytes int, lines [][]byte, skip func([]byte) bool) (string, []collector.Event) {
+func runLines(t *testing.T, format unwrap.Format, maxBytes int, lines [][]byte, skip func([]byte) bool) (string, []decode.Event) {
 	t.Helper()
-	labels, err := collector.NewLabelConfig([]string{"client_id", "port"}, nil)
+	labels, err := decode.NewLabelConfig([]string{"client_id", "port"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	events := make(chan collector.Event, 64)
+	events := make(chan decode.Event, 64)
 	fixed := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
 	p, err := New(Config{
 		Format: format, MaxLineBytes: maxBytes, Labels: labels, Events: events,
@@ -81,7 +81,7 @@ func runLines(t *testing.T, format unwrap.Format, maxBytes int, lines [][]byte, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []collector.Event
+	var got []decode.Event
 	done := make(chan struct{})
 	go func() {
 		for ev := range events {

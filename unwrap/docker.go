@@ -1,13 +1,10 @@
 package unwrap
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"unicode/utf16"
-	"unicode/utf8"
 
-	"github.com/mirrord-exporter/mirrord-exporter/internal/jsonstring"
+	"github.com/mirrord-exporter/mirrord-exporter/jsonstring"
 )
 
 // dockerFields is what the json-file scanner extracts from one line.
@@ -60,7 +57,7 @@ func scanDockerAs(line []byte, buf *[]byte, escaped bool) (d dockerFields, ok bo
 		if i >= len(line) || line[i] != '"' {
 			return d, false
 		}
-		kEnd, kEsc, ok := scanString(line, i+1)
+		kEnd, kEsc, ok := jsonstring.End(line, i+1)
 		if !ok {
 			return d, false
 		}
@@ -86,7 +83,7 @@ func scanDockerAs(line []byte, buf *[]byte, escaped bool) (d dockerFields, ok bo
 				hasLog = true
 			} else {
 				var vEsc int
-				if vEnd, vEsc, ok = scanString(line, i+1); ok {
+				if vEnd, vEsc, ok = jsonstring.End(line, i+1); ok {
 					d.stream, hasStream = classifyStream(line[i+1:vEnd], vEsc >= 0)
 				}
 			}
@@ -137,7 +134,7 @@ func unescapeName(buf *[maxEscapedName]byte, raw []byte) []byte {
 	}
 	// Decoding never grows the text, so it fits in buf and append won't
 	// allocate.
-	out, ok := appendUnescaped(buf[:0], raw)
+	out, ok := jsonstring.Append(buf[:0], raw)
 	if !ok {
 		return nil
 	}
@@ -183,41 +180,12 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// scanString finds the closing quote of the JSON string whose content starts
-// at i. It returns its index and the index of the first backslash (-1 if
-// none). Escapes are only checked for shape here (a backslash is followed by
-// something); appendUnescaped validates them. Raw control characters are
-// invalid JSON, so they fail the scan.
-func scanString(b []byte, i int) (end, firstEsc int, ok bool) {
-	firstEsc = -1
-	for {
-		i += jsonstring.Stop(b[i:])
-		if i >= len(b) {
-			return 0, 0, false
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i, firstEsc, true
-		case c == '\\':
-			if firstEsc < 0 {
-				firstEsc = i
-			}
-			i += 2
-			if i > len(b) {
-				return 0, 0, false
-			}
-		default:
-			return 0, 0, false // a control character
-		}
-	}
-}
-
 // readLog reads the "log" string whose content starts at line[i] into d, in
 // one pass: plain runs are found a word at a time and escapes decoded as they
 // come. A string without escapes, or whose only escape is the final \n (the
 // common unsplit line), is returned in place; any other is decoded into *buf.
 // It returns the index of the closing quote. An invalid escape sets d.logBad
-// and leaves the scan to scanString, which finds the end as before.
+// and leaves the scan to jsonstring.End, which finds the end as before.
 func readLog(line []byte, i int, buf *[]byte, d *dockerFields) (end int, ok bool) {
 	start := i
 	i += jsonstring.Stop(line[i:])
@@ -233,13 +201,13 @@ func readLog(line []byte, i int, buf *[]byte, d *dockerFields) (end int, ok bool
 		d.log, d.final = line[start:i], true
 		return i + 2, true
 	}
-	out, end, ok := unescapeFrom(line, start, i, (*buf)[:0])
+	out, end, ok := jsonstring.Unescape((*buf)[:0], line, start, i)
 	if !ok {
 		return 0, false
 	}
 	if out == nil {
 		d.logBad = true
-		end, _, ok = scanString(line, start)
+		end, _, ok = jsonstring.End(line, start)
 		return end, ok
 	}
 	*buf = out
@@ -253,7 +221,7 @@ func readLog(line []byte, i int, buf *[]byte, d *dockerFields) (end int, ok bool
 // checkLog is readLog without the copy: it validates every escape of the
 // "log" string whose content starts at line[i] and sets d.log to that content,
 // still escaped. It finds the same end and the same validity as readLog (an
-// invalid escape is skipped by its shape, as scanString does).
+// invalid escape is skipped by its shape, as jsonstring.End does).
 //
 // Escapes come every few bytes (each quote of the record is one), so rather
 // than stopping at each, it takes eight bytes at a time: a word whose only
@@ -341,7 +309,7 @@ func checkBytes(line []byte, p, limit int, d *dockerFields) (i int, closed, ok b
 				// The hex digits are plain bytes: the scan goes on
 				// over them.
 				d.logU = true
-				if _, good := hex4(line[p+2:]); !good {
+				if _, good := jsonstring.Hex4(line[p+2:]); !good {
 					d.logBad = true
 				}
 			default:
@@ -374,66 +342,6 @@ func ctlMask(w uint64) uint64 {
 	return ^(w&lanes7f + lanes1*(0x80-0x20) | w) & lanesHigh
 }
 
-// unescapeFrom decodes into dst the string whose content starts at
-// line[start] and has its first backslash at line[i]. It returns the text and
-// the index of the closing quote; a nil text for an invalid escape, and ok
-// false for a string that does not end (or holds a control character).
-//
-// Plain runs are copied a word at a time: each word is stored whole, then
-// the output only advances to its first special byte. dst is grown first to
-// leave room for that overshoot, since the text is never longer than the
-// escaped string.
-func unescapeFrom(line []byte, start, i int, dst []byte) (text []byte, end int, ok bool) {
-	if need := len(line) - start + 8; cap(dst) < need {
-		dst = make([]byte, 0, need)
-	}
-	out := dst[:cap(dst)]
-	n := copy(out, line[start:i])
-	for {
-		// line[i] is a backslash.
-		if i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\' || line[i+1] == '/') {
-			out[n] = line[i+1] // the escapes in JSON text, by far the most common
-			n, i = n+1, i+2
-		} else {
-			dec, rest, good := unescapeOne(out[:n], line[i:])
-			if !good {
-				return nil, 0, true
-			}
-			out, n, i = dec[:cap(dec)], len(dec), len(line)-len(rest)
-		}
-		i, n = copyRun(line, i, out, n)
-		if i >= len(line) || line[i] < 0x20 {
-			return nil, 0, false
-		}
-		if line[i] == '"' {
-			return out[:n], i, true
-		}
-	}
-}
-
-// copyRun copies the plain run of string content at line[i] to out[n],
-// returning the indexes just past it in each. A word is stored whole before
-// it is tested, so out needs 8 bytes of room past the run.
-func copyRun(line []byte, i int, out []byte, n int) (int, int) {
-	for i+8 <= len(line) {
-		w := binary.LittleEndian.Uint64(line[i:])
-		binary.LittleEndian.PutUint64(out[n:], w)
-		if m := jsonstring.StopMask(w); m != 0 {
-			k := bits.TrailingZeros64(m) / 8
-			return i + k, n + k
-		}
-		i, n = i+8, n+8
-	}
-	for ; i < len(line); i, n = i+1, n+1 {
-		c := line[i]
-		if c == '"' || c == '\\' || c < 0x20 {
-			break
-		}
-		out[n] = c
-	}
-	return i, n
-}
-
 // skipValue returns the index just past the JSON value starting at i.
 // Objects and arrays are skipped by counting brackets outside strings
 // (without checking that they pair up): their content does not matter to us,
@@ -444,14 +352,14 @@ func skipValue(b []byte, i int) (int, bool) {
 	}
 	switch b[i] {
 	case '"':
-		end, _, ok := scanString(b, i+1)
+		end, _, ok := jsonstring.End(b, i+1)
 		return end + 1, ok
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				end, _, ok := scanString(b, i+1)
+				end, _, ok := jsonstring.End(b, i+1)
 				if !ok {
 					return 0, false
 				}
@@ -478,101 +386,4 @@ func skipValue(b []byte, i int) (int, bool) {
 
 func isLiteralByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '-' || c == '.'
-}
-
-// appendUnescaped appends the decoded content of a JSON string (the bytes
-// between the quotes) to dst. It fails on an invalid escape. As with
-// encoding/json, a surrogate that is not part of a valid pair decodes to
-// U+FFFD; other bytes are copied as they are (no UTF-8 validation). The
-// decoded text is never longer than src.
-func appendUnescaped(dst, src []byte) ([]byte, bool) {
-	for len(src) > 0 {
-		j := bytes.IndexByte(src, '\\')
-		if j < 0 {
-			return append(dst, src...), true
-		}
-		dst = append(dst, src[:j]...)
-		var ok bool
-		if dst, src, ok = unescapeOne(dst, src[j:]); !ok {
-			return dst, false
-		}
-	}
-	return dst, true
-}
-
-// unescapeOne decodes the escape at the start of src (which starts with a
-// backslash), appending it to dst, and returns the rest of src.
-func unescapeOne(dst, src []byte) ([]byte, []byte, bool) {
-	if len(src) < 2 {
-		return dst, src, false
-	}
-	c := src[1]
-	switch c {
-	case '"', '\\', '/':
-	case 'b':
-		c = '\b'
-	case 'f':
-		c = '\f'
-	case 'n':
-		c = '\n'
-	case 'r':
-		c = '\r'
-	case 't':
-		c = '\t'
-	case 'u':
-		r, ok := hex4(src[2:])
-		if !ok {
-			return dst, src, false
-		}
-		src = src[6:]
-		if utf16.IsSurrogate(r) {
-			r = pairWithNext(r, &src)
-		}
-		return utf8.AppendRune(dst, r), src, true
-	default:
-		return dst, src, false
-	}
-	return append(dst, c), src[2:], true
-}
-
-// pairWithNext combines the surrogate r with a low surrogate escape at the
-// start of *src, consuming it. Anything else leaves *src alone (it is decoded
-// on its own) and yields U+FFFD.
-func pairWithNext(r rune, src *[]byte) rune {
-	s := *src
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return utf8.RuneError
-	}
-	r2, ok := hex4(s[2:])
-	if !ok {
-		return utf8.RuneError
-	}
-	dec := utf16.DecodeRune(r, r2)
-	if dec == utf8.RuneError {
-		return utf8.RuneError
-	}
-	*src = s[6:]
-	return dec
-}
-
-// hex4 decodes the 4 hex digits starting b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mirrord-exporter/mirrord-exporter/jsonstring"
 )
 
 // FuzzStreamPush feeds arbitrary lines to a Stream of any format and limit.
 // Push must never panic, never return more than max bytes, and never hold a
-// pending join of more than max bytes.
+// pending join of more than max bytes; every status and record it returns,
+// joined or not, and Flush's count must be refStream's.
 func FuzzStreamPush(f *testing.F) {
 	seeds := []string{
 		tracingLine,
@@ -32,6 +35,7 @@ func FuzzStreamPush(f *testing.F) {
 	f.Fuzz(func(t *testing.T, format uint8, max uint16, data []byte) {
 		limit := int(max%512) + 1
 		s := NewStream(Format(format%5), limit)
+		ref := newRefStream(Format(format%5), limit)
 		// filtered is s with a SkipRecord that turns down some of what it
 		// is offered: it must behave as s, but for Skipped where s returns
 		// that very record.
@@ -47,7 +51,11 @@ func FuzzStreamPush(f *testing.F) {
 			offered = nil
 			fPayload, fSt := filtered.Push(line)
 			fPayload = bytes.Clone(fPayload)
+			wantPayload, wantSt := ref.push(line)
 			payload, st := s.Push(line)
+			if st != wantSt || string(payload) != string(wantPayload) {
+				t.Fatalf("%q: %v %q, reference %v %q", line, st, payload, wantSt, wantPayload)
+			}
 			checkFiltered(t, line, payload, st, fPayload, fSt, offered)
 			if s.Wrapper() != filtered.Wrapper() {
 				t.Fatalf("%q: wrapper %v, filtered %v", line, s.Wrapper(), filtered.Wrapper())
@@ -76,13 +84,113 @@ func FuzzStreamPush(f *testing.F) {
 			}
 		}
 		n := s.Flush()
-		if n < 0 || n > 4 {
-			t.Fatalf("Flush() = %d", n)
+		if n < 0 || n > 4 || n != ref.flush() {
+			t.Fatalf("Flush() = %d, reference %d", n, ref.flush())
 		}
 		if fn := filtered.Flush(); fn != n {
 			t.Fatalf("Flush() = %d, filtered %d", n, fn)
 		}
 	})
+}
+
+// refStream is Stream written plainly, as the reference for FuzzStreamPush:
+// one buffer per wrapper and output stream, parts appended, the record cut
+// of its final '\r' and measured once whole, nothing returned in place and
+// no fast path. It takes a line's fields from scanDocker and parseCRI, which
+// FuzzDockerVsEncodingJSON and checkReadLog hold to encoding/json.
+type refStream struct {
+	format Format
+	max    int
+	joins  map[[2]int]*refJoin // by wrapper and output stream
+}
+
+type refJoin struct {
+	parts    []byte
+	joining  bool // parts wait for a final one
+	dropping bool // past the limit: swallow parts until the final one
+}
+
+func newRefStream(f Format, max int) *refStream {
+	if f > CRI {
+		f = Auto
+	}
+	return &refStream{format: f, max: max, joins: map[[2]int]*refJoin{}}
+}
+
+func (r *refStream) push(line []byte) ([]byte, Status) {
+	w := r.format
+	if w == Auto {
+		switch {
+		case bytes.HasPrefix(line, []byte(`{"log":`)):
+			w = Docker
+		case len(line) > 0 && line[0] >= '0' && line[0] <= '9':
+			if _, ok := parseCRI(line); ok {
+				w = CRI
+			} else {
+				w = JSON
+			}
+		default:
+			w = JSON
+		}
+	}
+	switch w {
+	case Docker:
+		var buf []byte
+		d, ok := scanDocker(line, &buf)
+		if !ok || d.logBad {
+			return nil, Invalid
+		}
+		return r.part([2]int{0, int(d.stream)}, d.log, d.final)
+	case CRI:
+		c, ok := parseCRI(line)
+		if !ok {
+			return nil, Invalid
+		}
+		return r.part([2]int{1, int(c.stream)}, c.text, !c.partial)
+	}
+	rec := bytes.TrimSuffix(line, []byte("\r"))
+	if len(rec) > r.max {
+		return nil, TooLong
+	}
+	return rec, Record
+}
+
+func (r *refStream) part(key [2]int, text []byte, final bool) ([]byte, Status) {
+	j := r.joins[key]
+	if j == nil {
+		j = &refJoin{}
+		r.joins[key] = j
+	}
+	if j.dropping {
+		j.dropping = !final
+		return nil, Pending
+	}
+	j.parts = append(j.parts, text...)
+	if !final {
+		if len(j.parts) > r.max {
+			*j = refJoin{dropping: true}
+			return nil, TooLong
+		}
+		j.joining = true
+		return nil, Pending
+	}
+	rec := bytes.TrimSuffix(j.parts, []byte("\r"))
+	*j = refJoin{}
+	if len(rec) > r.max {
+		return nil, TooLong
+	}
+	return rec, Record
+}
+
+// flush is Stream.Flush: how many records were left waiting for their end.
+func (r *refStream) flush() int {
+	n := 0
+	for _, j := range r.joins {
+		if j.joining {
+			n++
+		}
+	}
+	return n
 }
 
 // FuzzDockerVsEncodingJSON checks the json-file scanner and unescaper
@@ -134,30 +242,30 @@ func FuzzDockerVsEncodingJSON(f *testing.F) {
 }
 
 // checkReadLog checks the one-pass reader of the "log" string against the
-// two passes it replaced, scanString then appendUnescaped, on b taken as the
+// two passes it replaced, jsonstring.End then jsonstring.Append, on b taken as the
 // content of a string: same end, same validity, same text.
 func checkReadLog(t *testing.T, b []byte) {
 	t.Helper()
 	var buf []byte
 	var d dockerFields
 	end, ok := readLog(b, 0, &buf, &d)
-	wantEnd, _, wantOK := scanString(b, 0)
+	wantEnd, _, wantOK := jsonstring.End(b, 0)
 	if ok != wantOK || (ok && end != wantEnd) {
-		t.Fatalf("readLog(%q) = %d, %v; scanString: %d, %v", b, end, ok, wantEnd, wantOK)
+		t.Fatalf("readLog(%q) = %d, %v; jsonstring.End: %d, %v", b, end, ok, wantEnd, wantOK)
 	}
 	if !ok {
 		return
 	}
-	want, good := appendUnescaped(nil, b[:wantEnd])
+	want, good := jsonstring.Append(nil, b[:wantEnd])
 	if d.logBad != !good {
-		t.Fatalf("readLog(%q): logBad %v, appendUnescaped ok %v", b, d.logBad, good)
+		t.Fatalf("readLog(%q): logBad %v, jsonstring.Append ok %v", b, d.logBad, good)
 	}
 	if !good {
 		return
 	}
 	got := append(append([]byte(nil), d.log...), "\n"[:boolInt(d.final)]...)
 	if string(got) != string(want) {
-		t.Fatalf("readLog(%q): text %q final %v, appendUnescaped %q", b, d.log, d.final, want)
+		t.Fatalf("readLog(%q): text %q final %v, jsonstring.Append %q", b, d.log, d.final, want)
 	}
 	if d.final != (len(got) > 0 && got[len(got)-1] == '\n') {
 		t.Fatalf("readLog(%q): final %v for %q", b, d.final, got)
@@ -216,7 +324,7 @@ func checkFiltered(t *testing.T, line, payload []byte, st Status, fPayload []byt
 	if offered == nil || hasUEscape(offered) {
 		t.Fatalf("%q: Skipped, offered %q", line, offered)
 	}
-	text, ok := appendUnescaped(nil, offered)
+	text, ok := jsonstring.Append(nil, offered)
 	if !ok || st != Record || len(text) == 0 || text[len(text)-1] != '\n' || string(trimCR(text[:len(text)-1])) != string(payload) {
 		t.Fatalf("%q: Skipped, offered %q (%q), unfiltered %v %q", line, offered, text, st, payload)
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
-	"github.com/mirrord-exporter/mirrord-exporter/internal/jsonstring"
+	"github.com/mirrord-exporter/mirrord-exporter/jsonstring"
 )
 
 // Status tells what Push did with a line.

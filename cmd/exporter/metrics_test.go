@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
@@ -57,7 +58,7 @@ func TestMetricsGzip(t *testing.T) {
 func distinctSessionsHandler(tb testing.TB, extra ...[]byte) http.Handler {
 	tb.Helper()
 	reg, capped := prometheus.NewRegistry(), prometheus.NewRegistry()
-	labels, err := collector.NewLabelConfig(nil, nil)
+	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -68,9 +69,9 @@ func distinctSessionsHandler(tb testing.TB, extra ...[]byte) http.Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dec := collector.NewDecoder(labels)
+	dec := decode.New(labels)
 	for _, r := range append(loggen.DistinctSessions(1700), extra...) {
-		var ev collector.Event
+		var ev decode.Event
 		if ok, reason := dec.Decode(r, &ev); !ok {
 			tb.Fatalf("not decoded (%q): %s", reason, r)
 		}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
@@ -52,18 +53,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // pipe is the exporter's real line path: ingest into a collector.
 type pipe struct {
 	reg     *prometheus.Registry
-	events  chan collector.Event
+	events  chan decode.Event
 	ing     *ingest.Pipeline
 	applied chan struct{}
 }
 
 func newPipe(t *testing.T) *pipe {
 	t.Helper()
-	labels, err := collector.NewLabelConfig(nil, nil)
+	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipe{reg: prometheus.NewRegistry(), events: make(chan collector.Event, 1024), applied: make(chan struct{})}
+	p := &pipe{reg: prometheus.NewRegistry(), events: make(chan decode.Event, 1024), applied: make(chan struct{})}
 	coll, err := collector.New(collector.Config{Labels: labels, Registerer: p.reg})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package collector
+package decode
 
 import (
 	"bytes"
@@ -175,7 +175,7 @@ func FuzzNoEventInEscaped(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := NewDecoder(labels)
+	d := New(labels)
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
 		rnd := rand.New(rand.NewPCG(seed, 1))
 		for _, form := range escapedForms(t, data, rnd) {
@@ -203,7 +203,7 @@ func TestNoEventInEscapedRandom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDecoder(labels)
+	d := New(labels)
 	rnd := rand.New(rand.NewPCG(20261124, 7))
 	pieces := []string{`"message"`, `"message":`, `:`, ` `, "\t", "\n", "\r", `"`, `\`, `\\`, `\"`, `/`, `{`, `}`, `"Session Start"`, `"Port Stolen"`, `"message": "Session End"`, `"fields":{`, "\u00e9", "\xff"}
 	seeds := fuzzSeeds(t)

@@ -1,4 +1,8 @@
-package collector
+// Package decode is the only place that knows the operator's record: message
+// names in both spellings, field names, lenient types, the fast path that
+// rejects most lines before any JSON is decoded, and the reasons a record is
+// malformed.
+package decode
 
 import (
 	"bytes"
@@ -11,11 +15,12 @@ import (
 	"unicode/utf8"
 )
 
-// Reason says why a record was not usable; it is the reason label of
-// mirrord_exporter_malformed_lines_total.
+// Reason says why a record was not usable. Its values are values of the
+// reason label of mirrord_exporter_malformed_lines_total, whose full list
+// (these and the wrapper's) belongs to the ingest package that counts them.
 type Reason string
 
-// Reasons found by the decoder. The unwrap stage adds its own.
+// The reasons Decode returns.
 const (
 	ReasonNone         Reason = ""
 	ReasonNotJSON      Reason = "not_json"
@@ -25,9 +30,11 @@ const (
 	ReasonInvalidField Reason = "invalid_field"
 )
 
-// DecodeReasons lists every Reason the decoder returns, so that self-metrics
-// can show them at zero from the start.
-var DecodeReasons = []Reason{ReasonNotJSON, ReasonPlainText, ReasonInvalidJSON, ReasonMissingField, ReasonInvalidField}
+// Reasons lists every Reason Decode returns (ReasonNone aside), so that
+// self-metrics can show them at zero from the start.
+func Reasons() []Reason {
+	return []Reason{ReasonNotJSON, ReasonPlainText, ReasonInvalidJSON, ReasonMissingField, ReasonInvalidField}
+}
 
 // Decoder turns one log record into an Event. It is the only place that
 // knows the operator's JSON: message names, field names and their lenient
@@ -45,8 +52,8 @@ type Decoder struct {
 	tuples   labelTuples
 }
 
-// NewDecoder returns a Decoder that fills Event.Labels for the given labels.
-func NewDecoder(labels LabelConfig) *Decoder {
+// New returns a Decoder that fills Event.Labels for the given labels.
+func New(labels LabelConfig) *Decoder {
 	return &Decoder{labels: labels}
 }
 
@@ -236,7 +243,7 @@ func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
 	if reason := f.fill(ev); reason != ReasonNone {
 		return false, reason
 	}
-	if ev.Kind.functional() {
+	if ev.Kind.Functional() {
 		d.values = f.labels(d.labels, d.values)
 		ev.Labels = d.tuples.get(d.values)
 	}
@@ -445,6 +452,18 @@ type labelTuples struct {
 // the peak RSS where 1024 do.
 const labelTupleSlots = 1024
 
+// hashValues hashes label values with seed; the 0xff between them never
+// occurs in UTF-8, so values cannot run into each other.
+func hashValues(seed maphash.Seed, values []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, v := range values {
+		h.WriteString(v)
+		h.WriteByte(0xff)
+	}
+	return h.Sum64()
+}
+
 // get returns a slice holding values, which the caller must not change.
 func (t *labelTuples) get(values []string) []string {
 	if t.slots == nil {
@@ -576,20 +595,4 @@ func statusClass(m member) string {
 		return "other"
 	}
 	return strconv.Itoa(int(code)/100) + "xx"
-}
-
-// keySep separates label values in a key or hash. Label values are valid
-// UTF-8 (labelValue), in which the byte 0xff never occurs, so keys cannot
-// collide.
-const keySep = 0xff
-
-// hashValues hashes label values with seed.
-func hashValues(seed maphash.Seed, values []string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	for _, v := range values {
-		h.WriteString(v)
-		h.WriteByte(keySep)
-	}
-	return h.Sum64()
 }

@@ -1,11 +1,6 @@
-package collector
+package decode
 
-import (
-	"unicode/utf16"
-	"unicode/utf8"
-
-	"github.com/mirrord-exporter/mirrord-exporter/internal/jsonstring"
-)
+import "github.com/mirrord-exporter/mirrord-exporter/jsonstring"
 
 // valueKind is the JSON type of a scanned value.
 type valueKind uint8
@@ -47,9 +42,10 @@ func (s *scanner) reset(b []byte) {
 	s.i = 0
 	s.failed = false
 	// An unescaped string is never longer than its escaped form, so a
-	// scratch buffer as long as the record never reallocates mid-scan.
-	if cap(s.scratch) < len(b) {
-		s.scratch = make([]byte, 0, len(b))
+	// scratch buffer as long as the record, plus the 8 bytes of room
+	// jsonstring.Unescape writes past its text, never reallocates mid-scan.
+	if cap(s.scratch) < len(b)+8 {
+		s.scratch = make([]byte, 0, len(b)+8)
 	}
 	s.scratch = s.scratch[:0]
 }
@@ -100,107 +96,18 @@ func (s *scanner) str() ([]byte, bool) {
 		s.i++
 		return out, true
 	case '\\':
-		return s.escapedStr(start)
+		// Unescaped after what earlier strings left in the scratch
+		// buffer, whose room reset made sure of: no reallocation.
+		from := len(s.scratch)
+		text, end, ok := jsonstring.Unescape(s.scratch[from:], s.b, start, s.i)
+		if !ok || text == nil {
+			return nil, false
+		}
+		s.scratch = s.scratch[:from+len(text)]
+		s.i = end + 1
+		return text[:len(text):len(text)], true
 	}
 	return nil, false // a control character
-}
-
-// escapedStr finishes a string that contains escapes, unescaping it into
-// the scratch buffer.
-func (s *scanner) escapedStr(start int) ([]byte, bool) {
-	from := len(s.scratch)
-	s.scratch = append(s.scratch, s.b[start:s.i]...)
-	for s.i < len(s.b) {
-		n := jsonstring.Stop(s.b[s.i:])
-		s.scratch = append(s.scratch, s.b[s.i:s.i+n]...)
-		s.i += n
-		if s.i >= len(s.b) {
-			return nil, false
-		}
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			return s.scratch[from:len(s.scratch):len(s.scratch)], true
-		case c < 0x20:
-			return nil, false
-		}
-		if !s.escape() {
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// escape decodes the escape sequence at s.i into the scratch buffer.
-func (s *scanner) escape() bool {
-	if s.i+1 >= len(s.b) {
-		return false
-	}
-	e := s.b[s.i+1]
-	s.i += 2
-	switch e {
-	case '"', '\\', '/':
-		s.scratch = append(s.scratch, e)
-	case 'b':
-		s.scratch = append(s.scratch, '\b')
-	case 'f':
-		s.scratch = append(s.scratch, '\f')
-	case 'n':
-		s.scratch = append(s.scratch, '\n')
-	case 'r':
-		s.scratch = append(s.scratch, '\r')
-	case 't':
-		s.scratch = append(s.scratch, '\t')
-	case 'u':
-		r, ok := s.hex4()
-		if !ok {
-			return false
-		}
-		if utf16.IsSurrogate(r) {
-			r = s.lowSurrogate(r)
-		}
-		s.scratch = utf8.AppendRune(s.scratch, r)
-	default:
-		return false
-	}
-	return true
-}
-
-// lowSurrogate pairs a high surrogate with the \uXXXX that should follow it;
-// a lone surrogate becomes U+FFFD, as encoding/json does.
-func (s *scanner) lowSurrogate(high rune) rune {
-	if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
-		save := s.i
-		s.i += 2
-		if low, ok := s.hex4(); ok {
-			if r := utf16.DecodeRune(high, low); r != utf8.RuneError {
-				return r
-			}
-		}
-		s.i = save
-	}
-	return utf8.RuneError
-}
-
-func (s *scanner) hex4() (rune, bool) {
-	if s.i+4 > len(s.b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s.b[s.i : s.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	s.i += 4
-	return r, true
 }
 
 // number reads a JSON number literal.

@@ -1,15 +1,18 @@
-package collector
+package decode
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzDecode: no record makes the decoder panic, every event it accepts has
-// one valid UTF-8 value of at most MaxLabelValueBytes per configured label, and the fast path never turns
-// away a record that the full decode accepts (keys written with escapes, which
-// the operator never writes, aside).
+// one valid UTF-8 value of at most MaxLabelValueBytes per configured label,
+// the fast path never turns away a record that the full decode accepts (keys
+// written with escapes, which the operator never writes, aside), and the
+// decoder that saw every earlier input (its label strings and tuple tables
+// filled) decodes each record as a fresh one does.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","fields":{"message":"Session Start","client_user":"alice","session_id":"5EF7"},"target":"operator_session::controller"}`,
@@ -27,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := NewDecoder(labels)
+	d := New(labels)
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var ev Event
 		trimmed := bytes.TrimSpace(rec)
@@ -41,10 +44,15 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		ok, reason := d.Decode(rec, &ev)
+		var fresh Event
+		freshOK, freshReason := New(labels).Decode(rec, &fresh)
+		if ok != freshOK || reason != freshReason || (ok && !reflect.DeepEqual(ev, fresh)) {
+			t.Fatalf("%q: decoded as %v %q %+v, by a fresh decoder as %v %q %+v", rec, ok, reason, ev, freshOK, freshReason, fresh)
+		}
 		if ok && reason != ReasonNone {
 			t.Fatalf("accepted with reason %q", reason)
 		}
-		if !ok || !ev.Kind.functional() {
+		if !ok || !ev.Kind.Functional() {
 			return
 		}
 		if len(ev.Labels) != len(labels.names) {

@@ -1,10 +1,11 @@
-package collector
+package decode
 
 import (
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -62,5 +63,38 @@ func TestLabelTuplesShareRepeatedValues(t *testing.T) {
 	}
 	if len(lt.slots) != labelTupleSlots {
 		t.Errorf("%d slots, want %d", len(lt.slots), labelTupleSlots)
+	}
+}
+
+func TestLabelValueTruncation(t *testing.T) {
+	long := strings.Repeat("é", MaxLabelValueBytes) // 2 bytes each
+	for name, tc := range map[string]struct{ in, want string }{
+		"short":         {"alice", "alice"},
+		"exact":         {strings.Repeat("a", MaxLabelValueBytes), strings.Repeat("a", MaxLabelValueBytes)},
+		"ascii":         {strings.Repeat("a", 10*MaxLabelValueBytes), strings.Repeat("a", MaxLabelValueBytes)},
+		"rune boundary": {"x" + long, "x" + long[:MaxLabelValueBytes-2]},
+		"invalid":       {strings.Repeat("\xffa", 1000), strings.Repeat("\uFFFDa", MaxLabelValueBytes/4)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := labelValue([]byte(tc.in))
+			if got != tc.want {
+				t.Errorf("labelValue = %q (%d bytes), want %q", got, len(got), tc.want)
+			}
+			if !utf8.ValidString(got) || len(got) > MaxLabelValueBytes {
+				t.Errorf("invalid or too long: %d bytes", len(got))
+			}
+		})
+	}
+	// Through the decoder, for every configured label.
+	d := New(mustLabels(t, nil, nil))
+	var ev Event
+	rec := `{"fields":{"message":"Session Start","session_id":"A","client_user":"` + strings.Repeat("u", 5000) + `","client_name":"` + strings.Repeat("\\u00e9", 5000) + `"}}`
+	if ok, reason := d.Decode([]byte(rec), &ev); !ok {
+		t.Fatalf("not decoded: %q", reason)
+	}
+	for _, v := range ev.Labels {
+		if len(v) > MaxLabelValueBytes {
+			t.Errorf("label value of %d bytes", len(v))
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package collector
+package decode
 
 import "time"
 
@@ -16,10 +16,11 @@ const (
 	CopyTarget
 	SeatLimit
 	MessageProcessing
-	kindCount
+	// NumKinds is the number of kinds: every Kind above is below it.
+	NumKinds
 )
 
-var kindNames = [kindCount]string{
+var kindNames = [NumKinds]string{
 	KindNone:          "none",
 	SessionStart:      "session_start",
 	SessionEnd:        "session_end",
@@ -33,15 +34,25 @@ var kindNames = [kindCount]string{
 
 // String is the value of the event label of mirrord_exporter_events_total.
 func (k Kind) String() string {
-	if k < kindCount {
+	if k < NumKinds {
 		return kindNames[k]
 	}
 	return "unknown"
 }
 
-// functional reports whether k is one of the six session, port and copy
+// ParseKind returns the Kind whose String is name.
+func ParseKind(name string) (Kind, bool) {
+	for k, n := range kindNames {
+		if n == name {
+			return Kind(k), true
+		}
+	}
+	return KindNone, false
+}
+
+// Functional reports whether k is one of the six session, port and copy
 // events, the ones that carry user and target labels.
-func (k Kind) functional() bool {
+func (k Kind) Functional() bool {
 	return k >= SessionStart && k <= CopyTarget
 }
 

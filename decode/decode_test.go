@@ -1,4 +1,4 @@
-package collector
+package decode
 
 import (
 	"reflect"
@@ -126,7 +126,7 @@ func TestDecode(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			d := NewDecoder(mustLabels(t, nil, nil))
+			d := New(mustLabels(t, nil, nil))
 			var ev Event
 			ok, reason := d.Decode([]byte(tc.rec), &ev)
 			if ok != tc.ok || reason != tc.reason {
@@ -140,7 +140,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeConfiguredLabels(t *testing.T) {
-	d := NewDecoder(mustLabels(t, []string{"client_hostname", "port"}, []string{"client_name", "target_namespace"}))
+	d := New(mustLabels(t, []string{"client_hostname", "port"}, []string{"client_name", "target_namespace"}))
 	var ev Event
 	ok, _ := d.Decode([]byte(`{"fields":{"message":"Port Steal","session_id":"A","port":81,"client_user":"u","client_hostname":"h","target":"targetless"}}`), &ev)
 	if !ok {
@@ -170,10 +170,40 @@ func TestLabelConfigErrors(t *testing.T) {
 }
 
 func TestDecodeRejectsNonEventsWithoutAllocating(t *testing.T) {
-	d := NewDecoder(mustLabels(t, nil, nil))
+	d := New(mustLabels(t, nil, nil))
 	rec := []byte(`{"timestamp":"2026-08-17T18:15:08.583869Z","level":"DEBUG","fields":{"message":"polling pods","count":3},"target":"kube_runtime::controller"}`)
 	var ev Event
 	if allocs := testing.AllocsPerRun(100, func() { d.Decode(rec, &ev) }); allocs != 0 {
 		t.Errorf("%v allocations per non-event record, want 0", allocs)
+	}
+}
+
+// TestStatusClassEdges pins how response_status_code becomes the status
+// class label at the edges: whole codes from 100 to 599 only, numbers or
+// numeric strings alike, anything else "other"; absent, no class at all.
+func TestStatusClassEdges(t *testing.T) {
+	for value, want := range map[string]string{
+		`99`: "other", `100`: "1xx", `199`: "1xx", `200`: "2xx", `404`: "4xx", `599`: "5xx", `600`: "other",
+		`0`: "other", `-200`: "other", `99.999`: "other", `200.5`: "other", `200.0`: "2xx", `2e2`: "2xx",
+		`5.03e2`: "5xx", `1e400`: "other", `1000000000000`: "other",
+		`"503"`: "5xx", `" 404 "`: "4xx", `"200.0"`: "2xx", `"200.5"`: "other", `"600"`: "other", `"99"`: "other",
+		`"abc"`: "other", `""`: "other", `"5xx"`: "other", `"0x1F4"`: "other", `"NaN"`: "other", `"Inf"`: "other",
+		`"+200"`: "2xx", `"5_03"`: "5xx", // strconv.ParseFloat takes Go's digit separators
+		`true`: "other", `[200]`: "other", `{"code":200}`: "other", `null`: "",
+	} {
+		t.Run(value, func(t *testing.T) {
+			rec := `{"fields":{"message":"Message Processing","event_type":"http","response_status_code":` + value + `}}`
+			var ev Event
+			if ok, reason := New(mustLabels(t, nil, nil)).Decode([]byte(rec), &ev); !ok {
+				t.Fatalf("not decoded: %q", reason)
+			}
+			if ev.StatusClass != want {
+				t.Errorf("status class %q, want %q", ev.StatusClass, want)
+			}
+		})
+	}
+	var ev Event
+	if ok, _ := New(mustLabels(t, nil, nil)).Decode([]byte(`{"fields":{"message":"Message Processing","event_type":"queue"}}`), &ev); !ok || ev.StatusClass != "" {
+		t.Errorf("without a code: ok %v, status class %q, want none", ok, ev.StatusClass)
 	}
 }
