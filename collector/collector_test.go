@@ -226,7 +226,12 @@ func writeGolden(t *testing.T, g prometheus.Gatherer, path string) {
 			t.Fatal(err)
 		}
 	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, buf.Bytes()) {
+		return
+	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A run that rewrote a golden file fails, so it cannot pass unnoticed.
+	t.Errorf("updated %s; review the diff, then run again without -update", path)
 }

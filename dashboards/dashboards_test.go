@@ -22,13 +22,15 @@ func TestGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range files {
-		if *update {
+		got, err := os.ReadFile(name)
+		if *update && (err != nil || !bytes.Equal(got, want)) {
 			if err := os.WriteFile(name, want, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			// A run that rewrote a file fails, so it cannot pass unnoticed.
+			t.Errorf("updated %s; review the diff, then run again without -update", name)
 			continue
 		}
-		got, err := os.ReadFile(name)
 		if err != nil {
 			t.Errorf("%v (run: go test ./dashboards -run TestGenerated -update)", err)
 			continue

@@ -30,8 +30,9 @@ func maxOverflowSeries(family string) int {
 
 // FuzzLinePath runs arbitrary bytes through the whole line path: split into
 // lines, unwrapped, decoded and applied to a Collector with a series cap. It
-// must never panic, and the counters must agree: every line counted, no more
-// records than lines, events applied as decoded, no active gauge below zero
+// must never panic, and the counters must show what a plain reading of the
+// same bytes finds (lineRef): every line and byte counted, every record, and
+// every event, by event, delivered and applied; no active gauge below zero
 // and no family past its cap (plus its overflow series).
 func FuzzLinePath(f *testing.F) {
 	const cri = "2026-08-17T10:00:00.000000000Z stdout "
@@ -97,11 +98,59 @@ func FuzzLinePath(f *testing.F) {
 			}
 		}
 		s.Close()
-		checkCounters(t, reg, lines, applied)
+		ref := lineRef(unwrap.Format(format%4), labels, data)
+		if applied != ref.total() {
+			t.Fatalf("%d events applied, %d in the bytes", applied, ref.total())
+		}
+		checkCounters(t, reg, ref)
 	})
 }
 
-func checkCounters(t *testing.T, reg *prometheus.Registry, lines, applied int) {
+// refCounts is what the bytes hold, found by lineRef.
+type refCounts struct {
+	lines, bytes, records int
+	events                map[string]int // by event label
+}
+
+func (r refCounts) total() int {
+	n := 0
+	for _, v := range r.events {
+		n += v
+	}
+	return n
+}
+
+// lineRef reads data the plain way, independently of the Sink: lines are
+// counted from the newlines, and every line goes through one unwrap.Stream
+// (without the Docker fast path that skips records) and one Decoder, with no
+// batching, lanes or counters to get wrong.
+func lineRef(format unwrap.Format, labels collector.LabelConfig, data []byte) refCounts {
+	newlines := bytes.Count(data, []byte("\n"))
+	r := refCounts{
+		lines:  newlines + 1,  // the last line need not end with one
+		bytes:  len(data) + 1, // each line counts its newline, the last one's too
+		events: map[string]int{},
+	}
+	st := unwrap.NewStream(format, 512)
+	dec := collector.NewDecoder(labels)
+	var ev collector.Event
+	rest := data
+	for range r.lines {
+		line, after, _ := bytes.Cut(rest, []byte("\n"))
+		rest = after
+		rec, status := st.Push(line)
+		if status != unwrap.Record {
+			continue
+		}
+		r.records++
+		if ok, _ := dec.Decode(rec, &ev); ok {
+			r.events[ev.Kind.String()]++
+		}
+	}
+	return r
+}
+
+func checkCounters(t *testing.T, reg *prometheus.Registry, ref refCounts) {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -109,11 +158,15 @@ func checkCounters(t *testing.T, reg *prometheus.Registry, lines, applied int) {
 	}
 	sum := map[string]float64{}
 	series := map[string]int{}
+	events := map[string]float64{}
 	for _, mf := range families {
 		for _, m := range mf.GetMetric() {
 			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			sum[mf.GetName()] += v
 			series[mf.GetName()]++
+			if mf.GetName() == "mirrord_exporter_events_total" {
+				events[m.GetLabel()[0].GetValue()] = v
+			}
 			if strings.HasSuffix(mf.GetName(), "_active") && v < 0 {
 				t.Fatalf("%s%v = %v", mf.GetName(), labelPairs(m), v)
 			}
@@ -122,18 +175,24 @@ func checkCounters(t *testing.T, reg *prometheus.Registry, lines, applied int) {
 			}
 		}
 	}
-	if got := sum["mirrord_exporter_log_lines_total"]; got != float64(lines) {
-		t.Fatalf("lines counted %v, fed %d", got, lines)
+	if got := sum["mirrord_exporter_log_lines_total"]; got != float64(ref.lines) {
+		t.Fatalf("lines counted %v, %d in the bytes", got, ref.lines)
 	}
-	records := sum["mirrord_exporter_log_records_total"]
-	if records > float64(lines) {
-		t.Fatalf("%v records from %d lines", records, lines)
+	if got := sum["mirrord_exporter_log_bytes_total"]; got != float64(ref.bytes) {
+		t.Fatalf("bytes counted %v, %d in the bytes", got, ref.bytes)
 	}
-	if got := sum["mirrord_exporter_events_total"]; got != float64(applied) {
-		t.Fatalf("events counted %v, applied %d", got, applied)
+	if got := sum["mirrord_exporter_log_records_total"]; got != float64(ref.records) {
+		t.Fatalf("records counted %v, %d in the bytes", got, ref.records)
 	}
-	if float64(applied) > records {
-		t.Fatalf("%d events from %v records", applied, records)
+	for event, got := range events {
+		if want := ref.events[event]; got != float64(want) {
+			t.Fatalf("events{event=%q} counted %v, %d in the bytes", event, got, want)
+		}
+	}
+	for event, want := range ref.events {
+		if _, ok := events[event]; !ok {
+			t.Fatalf("events{event=%q} missing, %d in the bytes", event, want)
+		}
 	}
 	for name, n := range series {
 		if strings.HasPrefix(name, "mirrord_") && !strings.HasPrefix(name, "mirrord_exporter_") && n > fuzzMaxSeries+maxOverflowSeries(name) {

@@ -458,24 +458,47 @@ func TestChartCopies(t *testing.T) {
 	}
 }
 
-// syncCopies makes the files matching copyGlob the very files origs.
+// syncCopies makes the files matching copyGlob the very files origs. Each
+// copy it removes or rewrites fails the test, so that a run with -update
+// that changed the chart cannot pass unnoticed.
 func syncCopies(t *testing.T, origs []string, copyGlob string) {
 	t.Helper()
+	dir := filepath.Dir(copyGlob)
+	keep := map[string]bool{}
+	for _, o := range origs {
+		keep[filepath.Join(dir, filepath.Base(o))] = true
+	}
 	stale, _ := filepath.Glob(copyGlob)
 	for _, f := range stale {
+		if keep[f] {
+			continue
+		}
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
 		}
+		t.Errorf("removed %s; review the diff, then run again without -update", f)
 	}
 	for _, o := range origs {
 		src, err := os.ReadFile(o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(filepath.Dir(copyGlob), filepath.Base(o)), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeUpdated(t, filepath.Join(dir, filepath.Base(o)), src)
 	}
+}
+
+// writeUpdated writes content to path unless it holds it already; a file
+// rewritten fails the test, so that a run with -update that changed it
+// cannot pass unnoticed.
+func writeUpdated(t *testing.T, path string, content []byte) {
+	t.Helper()
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
+		return
+	}
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Errorf("updated %s; review the diff, then run again without -update", path)
 }
 
 const plainHeader = `# Rendered from deploy/helm/mirrord-exporter with its default values, as
@@ -494,9 +517,7 @@ func TestPlainManifests(t *testing.T) {
 	want := append([]byte(plainHeader), helmManagedLabel.ReplaceAll(render(t, ""), nil)...)
 	path := filepath.Join(repoRoot, "deploy", "kubernetes", "mirrord-exporter.yaml")
 	if *update {
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeUpdated(t, path, want)
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {

@@ -98,11 +98,19 @@ func TestGlobLateFile(t *testing.T) {
 func TestLiteralPathCreatedLater(t *testing.T) {
 	dir := sameDir(t)
 	file := filepath.Join(dir, "later.log")
-	h := startManager(t, Config{Paths: []string{file}, PollInterval: 10 * time.Millisecond})
+	ticks := make(chan time.Time)
+	h := newHarness(t, Config{Paths: []string{file}})
+	h.m.newTicker = manualTicks(ticks)
+	h.start()
 	h.waitCaughtUp() // nothing was present at start
-	h.waitFor("the wait to be logged", func() bool { return strings.Contains(h.logs.String(), "waiting for file to appear") })
-	time.Sleep(50 * time.Millisecond) // several polls while missing: still one log line
+	for range 3 {
+		h.look(ticks) // three more looks while the path is missing
+	}
+	if n := strings.Count(h.logs.String(), "waiting for file to appear"); n != 1 {
+		t.Fatalf("wait logged %d times while the path was missing, want once", n)
+	}
 	writeFile(t, file, "hello\n")
+	h.look(ticks)
 	h.waitLines(file, "hello")
 	if n := strings.Count(h.logs.String(), "waiting for file to appear"); n != 1 {
 		t.Fatalf("wait logged %d times", n)

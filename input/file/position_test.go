@@ -3,6 +3,8 @@ package file
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,7 +147,11 @@ func TestPositionsFollowDeliveries(t *testing.T) {
 	// where the deliveries left it.
 	gate.Close()
 	appendFile(t, path, "b\nc\n")
-	time.Sleep(100 * time.Millisecond) // many polls
+	// The follower comes to deliver b and c and must wait at the gate: wait
+	// until it does (or, wrongly, delivered them) rather than for some time.
+	h.waitFor("the follower to wait at the gate", func() bool {
+		return len(h.rec.lines(path)) > 1 || readerWaitsAtGate()
+	})
 	got := len(h.rec.lines(path))
 	pos := h.m.Positions()
 	gate.Open()
@@ -261,4 +267,19 @@ func TestEmptyPositionMatchesNoOtherFile(t *testing.T) {
 	rename(t, filepath.Join(dir, "next"), path)
 	h = resumed(t, path, pos)
 	h.waitLines(path, "new")
+}
+
+// readerWaitsAtGate reports whether a follower is inside input.Gate.Enter
+// on its way to read and deliver: with the gate closed, it stays there until
+// the gate opens. The goroutines' stacks are the only place that shows it
+// without a hook in the reading path.
+func readerWaitsAtGate() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "input.(*Gate).Enter(") && strings.Contains(g, "file.(*follower).readAvailable(") {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -518,4 +519,53 @@ func TestCopyOfUnreadGenerationReadOnce(t *testing.T) {
 	step() // A2 found, B held; the second chunk of A is read
 	copyTruncateThenRenameAway(t, file, w, 2, 100)
 	requireAllInOrder(t, h, sink, w)
+}
+
+// TestRenamedFileFinalRead: the writer appends its last lines to the
+// renamed-away file after the follower's read of it reached its end, and
+// only then writes the new file. The follower sees the new file's data and
+// switches: the final read of the old file (finishRenamed) is the only one
+// that can deliver those last lines. The stepped sink holds the follower
+// inside that read, between its end of file and its check of the new file,
+// while the writer does so, so the window is hit every time.
+func TestRenamedFileFinalRead(t *testing.T) {
+	file := filepath.Join(sameDir(t), "0.log")
+	w := &seqWriter{}
+	writeGeneration(t, file, w, 1)
+	old, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	h, sink, step := steppedFollow(t, file) // held after reading line 0
+	rename(t, file, file+".1")
+	writeFile(t, file, "") // the new file, held from the next look on, empty
+	mustWrite(t, old, w.line())
+	// The follower ends this look at the end of line 0's read (nothing
+	// newer held then); the next look holds the new file and reads line 1
+	// from the old one, where it is held again.
+	step()
+	mustWrite(t, old, w.line()) // after the read of line 1 saw the end of file
+	nf, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, nf, w.line()) // the writer has switched
+	nf.Close()
+	close(sink.free)
+	last := w.next - 1
+	h.waitFor("the new file's line", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return slices.Contains(sink.seqs, last)
+	})
+	sink.mu.Lock()
+	st := compareSeqs(sink.seqs, len(sink.bad), w.next)
+	sink.mu.Unlock()
+	if st != (seqStats{}) {
+		t.Fatalf("%s\n%s", st, h.logs)
+	}
+	if got := h.rotations(rotationRename); got != 1 {
+		t.Errorf("rename rotations counted %v, want 1", got)
+	}
 }

@@ -3,6 +3,7 @@ package loggen
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +22,8 @@ const (
 // sorted; none means the exporter counted exactly right.
 //
 // The mirrord_* series (not mirrord_exporter_*) must match t.Series
-// exactly, both ways: a histogram is compared by its _count and _sum.
+// exactly, both ways: a histogram is compared by its _count, its _sum and
+// its classic buckets (the text format has no native ones).
 // mirrord_exporter_events_total and mirrord_exporter_malformed_lines_total
 // must hold t.Events and t.Malformed; other label values of theirs may
 // appear at 0 (an exporter may initialise them). Lines and Records are not
@@ -48,8 +50,17 @@ func (t Truth) Diff(exposition io.Reader) ([]string, error) {
 				malformed[labels["reason"]] = m.GetCounter().GetValue()
 			case strings.HasPrefix(name, "mirrord_exporter_") || !strings.HasPrefix(name, "mirrord_"):
 			case m.Histogram != nil:
-				series[SeriesKey(name+"_count", labels)] = float64(m.GetHistogram().GetSampleCount())
-				series[SeriesKey(name+"_sum", labels)] = m.GetHistogram().GetSampleSum()
+				h := m.GetHistogram()
+				series[SeriesKey(name+"_count", labels)] = float64(h.GetSampleCount())
+				series[SeriesKey(name+"_sum", labels)] = h.GetSampleSum()
+				// The +Inf bucket is the count, whether the parser kept
+				// it as a bucket or not.
+				labels["le"] = bucketLabel(math.Inf(1))
+				series[SeriesKey(name+"_bucket", labels)] = float64(h.GetSampleCount())
+				for _, b := range h.GetBucket() {
+					labels["le"] = bucketLabel(b.GetUpperBound())
+					series[SeriesKey(name+"_bucket", labels)] = float64(b.GetCumulativeCount())
+				}
 			case m.Summary != nil:
 				series[SeriesKey(name+"_count", labels)] = float64(m.GetSummary().GetSampleCount())
 				series[SeriesKey(name+"_sum", labels)] = m.GetSummary().GetSampleSum()

@@ -80,7 +80,8 @@ const DefaultSpan = time.Hour
 type Truth struct {
 	// Series holds the value of every mirrord_* series except the
 	// mirrord_exporter_* ones, keyed by SeriesKey. Histograms appear as
-	// their _count and _sum series only.
+	// their _count and _sum series and their classic _bucket series (by
+	// le, cumulative, +Inf included; see durationBuckets).
 	Series map[string]float64 `json:"series"`
 	// Events is mirrord_exporter_events_total by its event label, for the
 	// events that occur.

@@ -121,6 +121,7 @@ func TestTruthConsistent(t *testing.T) {
 					t.Errorf("%s = %v", k, v)
 				}
 			}
+			checkBuckets(t, tr)
 			for r := range tr.Malformed {
 				if r != "not_json" && r != "invalid_json" && r != "missing_field" && r != "invalid_field" {
 					t.Errorf("unknown malformed reason %q", r)
@@ -416,6 +417,73 @@ func TestDiff(t *testing.T) {
 	if err != nil || len(d) != 3 {
 		t.Fatalf("Diff of a spoiled exposition: %v\n%s", err, strings.Join(d, "\n"))
 	}
+	// A classic bucket off, count and sum right, is a difference too.
+	var bucket string
+	for k := range tr.Series {
+		if strings.HasPrefix(k, mDuration+"_bucket") && !strings.Contains(k, `le="+Inf"`) {
+			bucket = k
+			break
+		}
+	}
+	if bucket == "" {
+		t.Fatal("no duration bucket in the truth")
+	}
+	off := strings.Replace(expo, "\n"+bucket+" ", "\n"+bucket+" 1", 1)
+	if d, err := tr.Diff(strings.NewReader(off)); err != nil || len(d) != 1 || !strings.Contains(d[0], "_bucket") {
+		t.Fatalf("Diff of an exposition with a bucket off: %v\n%s", err, strings.Join(d, "\n"))
+	}
+}
+
+// checkBuckets checks every duration histogram of tr: its classic buckets
+// are all there, cumulative, and the +Inf one holds its count.
+func checkBuckets(t *testing.T, tr Truth) {
+	t.Helper()
+	for k, count := range tr.Series {
+		rest, ok := strings.CutPrefix(k, mDuration+"_count")
+		if !ok {
+			continue
+		}
+		labels := parseLabels(rest)
+		if SeriesKey(mDuration+"_count", labels) != k {
+			t.Fatalf("labels of %s read back as %v", k, labels)
+		}
+		prev := 0.0
+		for _, b := range append(slices.Clone(durationBuckets), math.Inf(1)) {
+			labels["le"] = bucketLabel(b)
+			v, ok := tr.Series[SeriesKey(mDuration+"_bucket", labels)]
+			if !ok || v < prev {
+				t.Errorf("%s: bucket le=%s = %v (present %v), previous %v", k, labels["le"], v, ok, prev)
+			}
+			prev = v
+		}
+		if prev != count {
+			t.Errorf("%s = %v, +Inf bucket %v", k, count, prev)
+		}
+	}
+}
+
+// parseLabels reads back the labels SeriesKey wrote: {a="x",b="y"}.
+func parseLabels(s string) map[string]string {
+	labels := map[string]string{}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+	for s != "" {
+		name, rest, _ := strings.Cut(s, `="`)
+		var v strings.Builder
+		i := 0
+		for ; i < len(rest) && rest[i] != '"'; i++ {
+			c := rest[i]
+			if c == '\\' && i+1 < len(rest) {
+				i++
+				if c = rest[i]; c == 'n' {
+					c = '\n'
+				}
+			}
+			v.WriteByte(c)
+		}
+		labels[name] = v.String()
+		s = strings.TrimPrefix(rest[min(i+1, len(rest)):], ",")
+	}
+	return labels
 }
 
 // exposition writes a truth as the text format, histograms as a real
@@ -429,7 +497,7 @@ func exposition(tr Truth) string {
 			hist[rest] = true
 			continue
 		}
-		if strings.HasPrefix(k, mDuration+"_sum") {
+		if strings.HasPrefix(k, mDuration+"_sum") || strings.HasPrefix(k, mDuration+"_bucket") {
 			continue
 		}
 		name, _, _ := strings.Cut(k, "{")
@@ -442,10 +510,14 @@ func exposition(tr Truth) string {
 		}
 	}
 	b.WriteString("# TYPE " + mDuration + " histogram\n")
+	for k, v := range tr.Series {
+		if strings.HasPrefix(k, mDuration+"_bucket") {
+			fmt.Fprintf(&b, "%s %v\n", k, v)
+		}
+	}
 	for labels := range hist {
 		count := tr.Series[mDuration+"_count"+labels]
-		inf := strings.Replace(labels, "{", `{le="+Inf",`, 1)
-		fmt.Fprintf(&b, "%s_bucket%s %v\n%s_sum%s %v\n%s_count%s %v\n", mDuration, inf, count, mDuration, labels, tr.Series[mDuration+"_sum"+labels], mDuration, labels, count)
+		fmt.Fprintf(&b, "%s_sum%s %v\n%s_count%s %v\n", mDuration, labels, tr.Series[mDuration+"_sum"+labels], mDuration, labels, count)
 	}
 	b.WriteString("# TYPE mirrord_exporter_events_total counter\n")
 	for k, v := range tr.Events {

@@ -330,6 +330,13 @@ func (rr *rereader) record(t testing.TB, text string) {
 		if hasDur {
 			rr.series[SeriesKey("mirrord_session_duration_seconds_count", labels())]++
 			rr.series[SeriesKey("mirrord_session_duration_seconds_sum", labels())] += dur
+			for _, b := range []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, math.Inf(1)} {
+				key := SeriesKey("mirrord_session_duration_seconds_bucket", labels("le", strconv.FormatFloat(b, 'g', -1, 64)))
+				rr.series[key] += 0
+				if dur <= b {
+					rr.series[key]++
+				}
+			}
 		}
 		if key, ok := rr.active[sid]; ok {
 			rr.series[key]--

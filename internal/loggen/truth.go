@@ -1,6 +1,7 @@
 package loggen
 
 import (
+	"math"
 	"strconv"
 )
 
@@ -22,6 +23,37 @@ const (
 	reasonNotJSON = "not_json"
 	reasonBadJSON = "invalid_json"
 )
+
+// durationBuckets are the classic bucket bounds of
+// mirrord_session_duration_seconds, as the exporter exposes them (its
+// native buckets do not show in the text format, which Diff reads). They
+// are written out here, not taken from the exporter: a change of them is a
+// change of what dashboards and recording rules see.
+var durationBuckets = []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400}
+
+// bucketLabel is the le label of a classic bucket with upper bound b: the
+// shortest decimal, or +Inf.
+func bucketLabel(b float64) string {
+	return strconv.FormatFloat(b, 'g', -1, 64)
+}
+
+// observeDuration adds one observation of d seconds to the classic buckets
+// of the duration histogram series with labels (its _bucket series,
+// cumulative, +Inf included), creating them all at 0 first.
+func observeDuration(series map[string]float64, labels map[string]string, d float64) {
+	le := make(map[string]string, len(labels)+1)
+	for k, v := range labels {
+		le[k] = v
+	}
+	for _, b := range append(durationBuckets[:len(durationBuckets):len(durationBuckets)], math.Inf(1)) {
+		le["le"] = bucketLabel(b)
+		key := SeriesKey(mDuration+"_bucket", le)
+		series[key] += 0
+		if d <= b {
+			series[key]++
+		}
+	}
+}
 
 // portKey is one entry of the ports_active gauge.
 type portKey struct {
@@ -107,6 +139,7 @@ func (t *tally) apply(e *event, us int64) {
 			t.durations[h] = true
 			t.series[SeriesKey(mDuration+"_count", p.labels)]++
 			t.series[SeriesKey(mDuration+"_sum", p.labels)] += float64(e.dur) / 1e6
+			observeDuration(t.series, p.labels, float64(e.dur)/1e6)
 		}
 		if key, ok := t.active[e.sess.id]; ok {
 			t.series[key]--
