@@ -124,7 +124,7 @@ func (r refCounts) total() int {
 // counted from the newlines, and every line goes through one unwrap.Stream
 // (without the Docker fast path that skips records) and one Decoder, with no
 // batching, lanes or counters to get wrong.
-func lineRef(format unwrap.Format, labels collector.LabelConfig, data []byte) refCounts {
+func lineRef(format unwrap.Format, labels decode.LabelConfig, data []byte) refCounts {
 	newlines := bytes.Count(data, []byte("\n"))
 	r := refCounts{
 		lines:  newlines + 1,  // the last line need not end with one
@@ -132,8 +132,8 @@ func lineRef(format unwrap.Format, labels collector.LabelConfig, data []byte) re
 		events: map[string]int{},
 	}
 	st := unwrap.NewStream(format, 512)
-	dec := collector.NewDecoder(labels)
-	var ev collector.Event
+	dec := decode.New(labels)
+	var ev decode.Event
 	rest := data
 	for range r.lines {
 		line, after, _ := bytes.Cut(rest, []byte("\n"))
