@@ -39,6 +39,19 @@ const (
 // need escaping.
 func fixture(tb testing.TB) (reg, capped *prometheus.Registry, own []family.Exposer) {
 	tb.Helper()
+	return distinctSessions(tb, 300,
+		[]byte(`{"timestamp":"2026-08-17T10:00:00Z","fields":{"message":"Session Start","session_id":"Q","client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
+		[]byte(`{"timestamp":"2026-08-17T10:00:01Z","fields":{"message":"Session End","session_id":"Q","session_duration":0.25,"client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
+		[]byte(`{"timestamp":"2026-08-17T10:00:02Z","fields":{"message":"Max seat count reached!","active_users":"25"}}`),
+		[]byte(`{"timestamp":"2026-08-17T10:00:03Z","fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":200}}`),
+	)
+}
+
+// distinctSessions is a collector's registries after n sessions, each a
+// distinct user on a distinct target (six series each), then the extra
+// records.
+func distinctSessions(tb testing.TB, n int, extra ...[]byte) (reg, capped *prometheus.Registry, own []family.Exposer) {
+	tb.Helper()
 	reg, capped = prometheus.NewRegistry(), prometheus.NewRegistry()
 	labels, err := decode.NewLabelConfig(nil, nil)
 	if err != nil {
@@ -52,12 +65,7 @@ func fixture(tb testing.TB) (reg, capped *prometheus.Registry, own []family.Expo
 		tb.Fatal(err)
 	}
 	dec := decode.New(labels)
-	for _, r := range append(loggen.DistinctSessions(300),
-		[]byte(`{"timestamp":"2026-08-17T10:00:00Z","fields":{"message":"Session Start","session_id":"Q","client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
-		[]byte(`{"timestamp":"2026-08-17T10:00:01Z","fields":{"message":"Session End","session_id":"Q","session_duration":0.25,"client_user":"q\"uo\\te","client_name":"new\nline ünï","target":"pod/x"}}`),
-		[]byte(`{"timestamp":"2026-08-17T10:00:02Z","fields":{"message":"Max seat count reached!","active_users":"25"}}`),
-		[]byte(`{"timestamp":"2026-08-17T10:00:03Z","fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":200}}`),
-	) {
+	for _, r := range append(loggen.DistinctSessions(n), extra...) {
 		var ev decode.Event
 		if ok, reason := dec.Decode(r, &ev); !ok {
 			tb.Fatalf("not decoded (%q): %s", reason, r)
@@ -65,6 +73,42 @@ func fixture(tb testing.TB) (reg, capped *prometheus.Registry, own []family.Expo
 		coll.Apply(&ev)
 	}
 	return reg, capped, coll.Families()
+}
+
+// protobufAccept is what Prometheus 2 asks for when native histograms are on.
+const protobufAccept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.1"
+
+// BenchmarkServeScrape measures a scrape through the /metrics handler as the
+// exporter builds it (the capped families written directly, gzip at its
+// fastest level, the in-flight limit) of about 10,000 series: 1700 sessions
+// of distinct users on distinct targets. Text, gzipped text, protobuf.
+func BenchmarkServeScrape(b *testing.B) {
+	reg, capped, own := distinctSessions(b, 1700)
+	h := family.NewHandler(family.HandlerOpts{Registry: reg, Capped: capped, Own: own, MaxRequests: 40})
+	for _, c := range []struct{ name, accept, encoding string }{
+		{"identity", "", "identity"},
+		{"gzip", "", "gzip"},
+		{"protobuf", protobufAccept, "identity"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", c.encoding)
+			if c.accept != "" {
+				req.Header.Set("Accept", c.accept)
+			}
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+				size = w.Body.Len()
+			}
+			b.ReportMetric(float64(size), "body-B")
+		})
+	}
 }
 
 // TestExpositionMatchesPromhttp: whatever format and compression a scraper
