@@ -76,14 +76,14 @@ for wl in debug info; do
     sync "$f"           # written back now, not while the runs are timed
     cat "$f" >/dev/null # warm the page cache
     # Check once that the exporter read the whole file, and take its peak RSS.
-    /usr/bin/time -f %M -o "$tmp/rss" "$tmp/exporter" --once --log.path="$f" >"$tmp/out" 2>"$tmp/err"
+    /usr/bin/time -f %M -o "$tmp/rss" "$tmp/exporter" --once --input.path="$f" >"$tmp/out" 2>"$tmp/err"
     read_lines=$(awk '/^mirrord_exporter_log_lines_total\{/{print $2}' "$tmp/out")
     if [[ $read_lines != "$lines" ]]; then
       echo "exporter read $read_lines lines of $lines in $f" >&2
       exit 1
     fi
     rss_mb=$(awk '{ printf "%.1f", $1 / 1024 }' "$tmp/rss")
-    exp_s=$(best_of "$tmp/exporter" --once --log.path="$f")
+    exp_s=$(best_of "$tmp/exporter" --once --input.path="$f")
     grep_s=$(best_of grep -c '' "$f")
     grepw_s=$(best_of grep -c "$GREP_WORD" "$f")
     [[ $wrapper == raw ]] && raw_s=$exp_s
@@ -95,7 +95,7 @@ done
 
 echo
 "$tmp/latency" -exporter "$tmp/exporter" -n "$LATENCY_N"
-"$tmp/latency" -exporter "$tmp/exporter" -n 20 -args=--no-log.inotify | sed 's/^/without inotify: /'
+"$tmp/latency" -exporter "$tmp/exporter" -n 20 -args=--no-input.inotify | sed 's/^/without inotify: /'
 for rate in 1000 10000 100000; do
   "$tmp/latency" -exporter "$tmp/exporter" -rate "$rate" -duration 5s
 done

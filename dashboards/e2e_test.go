@@ -74,7 +74,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	exporterAddr := freeAddr(t)
-	start(ctx, t, "exporter", exporterBin, "--log.path="+logPath, "--web.listen-address="+exporterAddr,
+	start(ctx, t, "exporter", exporterBin, "--input.path="+logPath, "--web.listen-address="+exporterAddr,
 		"--state.file="+filepath.Join(dir, "exporter.state"), "--state.save-interval=1s")
 	waitFor(ctx, t, "exporter ready", func() bool { return httpOK("http://" + exporterAddr + "/-/ready") })
 

@@ -533,7 +533,7 @@ func labelValue(b []byte) string {
 		// Cut before copying, so that a huge value is never copied whole.
 		return string(b[:runeCut(b)])
 	}
-	// Rare: the copy is bounded by --log.max-line-bytes.
+	// Rare: the copy is bounded by --input.max-line-bytes.
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
 	return s[:runeCut(s)]
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 )
@@ -156,7 +157,7 @@ func TestBackfillIntoPrometheus(t *testing.T) {
 		}
 	})
 	promURL := "http://" + addr
-	waitFor(t, "prometheus ready", func() bool {
+	exportertest.WaitFor(t, "prometheus ready", func() bool {
 		resp, err := http.Get(promURL + "/-/ready")
 		if err != nil {
 			return false

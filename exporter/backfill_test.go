@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -177,30 +178,30 @@ func requireLastEqualsOnce(t *testing.T, last map[string]omSample, once map[stri
 func TestBackfillLastSampleEqualsOnce(t *testing.T) {
 	for _, w := range []loggen.Wrapper{loggen.Raw, loggen.Docker, loggen.CRI} {
 		t.Run(w.String(), func(t *testing.T) {
-			cfg := genConfig(w, 41)
+			cfg := exportertest.GenConfig(w, 41)
 			cfg.Sessions, cfg.Span = 120, 3*time.Hour
 			path := filepath.Join(t.TempDir(), "operator.log")
-			truth := writeLog(t, path, cfg)
+			truth := exportertest.WriteLog(t, path, cfg)
 			once := onceOf(t, path)
-			requireTruth(t, once, truth)
+			exportertest.RequireTruth(t, once, truth)
 
 			last := parseOpenMetrics(t, runBackfill(t, 10*time.Minute, path))
 			requireLastEqualsOnce(t, last, usageSeries(t, once))
 
 			// Longer than --session.max-age, so that sessions expire during
 			// the replay: the truth does not expire them, --once does.
-			long := genConfig(w, 47)
+			long := exportertest.GenConfig(w, 47)
 			long.Sessions, long.Span = 150, 30*time.Hour
 			longPath := filepath.Join(t.TempDir(), "long.log")
-			writeLog(t, longPath, long)
+			exportertest.WriteLog(t, longPath, long)
 			longOnce := onceOf(t, longPath)
-			if sample(t, longOnce, "mirrord_exporter_sessions_expired_total") == 0 {
+			if exportertest.Sample(t, longOnce, "mirrord_exporter_sessions_expired_total") == 0 {
 				t.Error("no session expired in the long log")
 			}
 			requireLastEqualsOnce(t, parseOpenMetrics(t, runBackfill(t, 10*time.Minute, longPath)), usageSeries(t, longOnce))
 
 			// The last sample is at the final event's time.
-			end := sample(t, once, "mirrord_last_event_timestamp_seconds")
+			end := exportertest.Sample(t, once, "mirrord_last_event_timestamp_seconds")
 			if got := last["mirrord_last_event_timestamp_seconds"].ts; got < end || got > end+60 {
 				t.Errorf("last sample at %v, final functional event at %v", got, end)
 			}
@@ -213,10 +214,10 @@ func TestBackfillLastSampleEqualsOnce(t *testing.T) {
 // events and must end where --once on the whole log ends.
 func TestBackfillSortsInputs(t *testing.T) {
 	dir := t.TempDir()
-	cfg := genConfig(loggen.Raw, 43)
+	cfg := exportertest.GenConfig(loggen.Raw, 43)
 	cfg.Sessions, cfg.Span, cfg.Nasty, cfg.BigLines = 80, 2*time.Hour, false, false
 	whole := filepath.Join(dir, "whole.log")
-	writeLog(t, whole, cfg)
+	exportertest.WriteLog(t, whole, cfg)
 	b, err := os.ReadFile(whole)
 	if err != nil {
 		t.Fatal(err)

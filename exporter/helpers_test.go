@@ -1,19 +1,14 @@
 package exporter_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,38 +19,9 @@ import (
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
-
-// genConfig is a generated log with every nasty part real logs have.
-func genConfig(w loggen.Wrapper, seed int64) loggen.Config {
-	return loggen.Config{
-		Seed:       seed,
-		Sessions:   300,
-		Start:      time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC),
-		Span:       4 * time.Hour,
-		Wrapper:    w,
-		NoiseRatio: 0.8,
-		BigLines:   true,
-		Nasty:      true,
-	}
-}
-
-func writeLog(t *testing.T, path string, cfg loggen.Config) loggen.Truth {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	truth, err := loggen.Generate(f, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return truth
-}
 
 func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
 	t.Helper()
@@ -65,48 +31,6 @@ func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), truth
-}
-
-// appendLines copies lines to path in chunks, flushing each, so the
-// exporter reads a file that grows while it follows it.
-func appendLines(t *testing.T, path string, lines []string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	for i, l := range lines {
-		w.WriteString(l)
-		w.WriteByte('\n')
-		if i%500 == 0 {
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// lockedBuffer holds an exporter's log, read while the exporter writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // config is the configuration the command's flag defaults give, reading
@@ -167,54 +91,10 @@ func onceOf(t *testing.T, paths ...string) string {
 	return once(t, config(io.Discard, paths...))
 }
 
-// requireTruth fails on every series of the exposition that differs from
-// the generator's truth.
-func requireTruth(t *testing.T, exposition string, truth loggen.Truth) {
-	t.Helper()
-	diffs, err := truth.Diff(strings.NewReader(exposition))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, d := range diffs {
-		if i == 30 {
-			t.Errorf("... and %d more", len(diffs)-30)
-			break
-		}
-		t.Error(d)
-	}
-}
-
-// sample returns the value of one series of a text exposition.
-func sample(t *testing.T, exposition, series string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(exposition, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	return math.NaN()
-}
-
-// waitFor polls cond; the deadline only guards against a hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // running is an exporter in Run, in this process, and its log.
 type running struct {
 	e    *exporter.Exporter
-	logs *lockedBuffer
+	logs *exportertest.LockedBuffer
 	stop context.CancelFunc
 	done chan error
 	url  string // of /metrics, when served over HTTP
@@ -225,7 +105,7 @@ type running struct {
 // every metric over real HTTP on a loopback port.
 func start(t *testing.T, cfg exporter.Config, serve bool) *running {
 	t.Helper()
-	r := &running{logs: &lockedBuffer{}, done: make(chan error, 1)}
+	r := &running{logs: &exportertest.LockedBuffer{}, done: make(chan error, 1)}
 	cfg.Logger = log.NewLogfmtLogger(log.NewSyncWriter(r.logs))
 	var err error
 	if r.e, err = exporter.New(cfg); err != nil {
@@ -288,11 +168,11 @@ func (r *running) caughtUp(t *testing.T, input string, lines int, truth loggen.T
 		behind = behind[:0]
 		for ev, n := range truth.Events {
 			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
-			if got := sample(t, body, series); got != n {
+			if got := exportertest.Sample(t, body, series); got != n {
 				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
 			}
 		}
-		if got := sample(t, body, linesRead); got != float64(lines) {
+		if got := exportertest.Sample(t, body, linesRead); got != float64(lines) {
 			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
 		}
 		if len(behind) == 0 {

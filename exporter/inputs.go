@@ -29,7 +29,7 @@ func newInputs(cfg Config, newSink func(input, name string) input.Sink, gate *in
 	var in inputs
 	switch {
 	case len(cfg.Paths) == 0 && cfg.Kubernetes == nil:
-		return in, errors.New("no input: give --log.path or --kubernetes")
+		return in, errors.New("no input: give --input.path or --kubernetes")
 	case cfg.Once && cfg.Kubernetes != nil:
 		return in, errors.New("--once reads saved logs to their end; it cannot follow --kubernetes")
 	}
@@ -49,7 +49,7 @@ func newInputs(cfg Config, newSink func(input, name string) input.Sink, gate *in
 			Resume:         resume.files,
 		})
 		if err != nil {
-			return in, fmt.Errorf("--log.path: %w", err)
+			return in, fmt.Errorf("--input.path: %w", err)
 		}
 		in.files = files
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
@@ -17,11 +18,11 @@ func TestOnceMatchesGeneratorTruth(t *testing.T) {
 	for name, w := range map[string]loggen.Wrapper{"raw": loggen.Raw, "docker": loggen.Docker, "cri": loggen.CRI} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "operator.log")
-			truth := writeLog(t, path, genConfig(w, 42))
+			truth := exportertest.WriteLog(t, path, exportertest.GenConfig(w, 42))
 			out := onceOf(t, path)
-			requireTruth(t, out, truth)
+			exportertest.RequireTruth(t, out, truth)
 			lines := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": path})
-			if got := sample(t, out, lines); got != float64(truth.Lines) {
+			if got := exportertest.Sample(t, out, lines); got != float64(truth.Lines) {
 				t.Errorf("%s = %v, want %d", lines, got, truth.Lines)
 			}
 		})
@@ -30,7 +31,7 @@ func TestOnceMatchesGeneratorTruth(t *testing.T) {
 
 func TestOnceForcedFormatAndStdin(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "operator.log")
-	truth := writeLog(t, path, genConfig(loggen.CRI, 7))
+	truth := exportertest.WriteLog(t, path, exportertest.GenConfig(loggen.CRI, 7))
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -38,17 +39,17 @@ func TestOnceForcedFormatAndStdin(t *testing.T) {
 	defer f.Close()
 	cfg := config(io.Discard, "-")
 	cfg.Stdin, cfg.Format = f, unwrap.CRI
-	requireTruth(t, once(t, cfg), truth)
+	exportertest.RequireTruth(t, once(t, cfg), truth)
 }
 
 func TestOnceSeveralFilesAddUp(t *testing.T) {
 	dir := t.TempDir()
-	a := writeLog(t, filepath.Join(dir, "a.log"), genConfig(loggen.Raw, 1))
-	b := writeLog(t, filepath.Join(dir, "b.log"), genConfig(loggen.Docker, 2))
+	a := exportertest.WriteLog(t, filepath.Join(dir, "a.log"), exportertest.GenConfig(loggen.Raw, 1))
+	b := exportertest.WriteLog(t, filepath.Join(dir, "b.log"), exportertest.GenConfig(loggen.Docker, 2))
 	out := onceOf(t, filepath.Join(dir, "*.log"))
 	for ev := range a.Events {
 		k := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
-		if got, want := sample(t, out, k), a.Events[ev]+b.Events[ev]; got != want {
+		if got, want := exportertest.Sample(t, out, k), a.Events[ev]+b.Events[ev]; got != want {
 			t.Errorf("%s = %v, want %v", k, got, want)
 		}
 	}
@@ -84,19 +85,19 @@ func TestOnceRejectsBadConfig(t *testing.T) {
 func TestPlainTextLogWarnsOnceNamingTheHelmValue(t *testing.T) {
 	logText := strings.Repeat("2026-08-17T18:15:08.583869Z  INFO kube_runtime::controller: reconciling\n", 3) +
 		"2026-08-17T18:15:09.000000Z  INFO operator_session::controller: Session Start session_id=5EF7 client_user=\"alice\"\n"
-	var logs lockedBuffer
+	var logs exportertest.LockedBuffer
 	cfg := config(&logs, "-")
 	cfg.Stdin = strings.NewReader(logText)
 	out := once(t, cfg)
 	if n := strings.Count(logs.String(), "operator.jsonLog"); n != 1 {
 		t.Errorf("warning naming operator.jsonLog logged %d times, want 1:\n%s", n, logs.String())
 	}
-	if k := `mirrord_exporter_malformed_lines_total{reason="plain_text"}`; sample(t, out, k) != 3 {
-		t.Errorf("%s = %v, want 3", k, sample(t, out, k))
+	if k := `mirrord_exporter_malformed_lines_total{reason="plain_text"}`; exportertest.Sample(t, out, k) != 3 {
+		t.Errorf("%s = %v, want 3", k, exportertest.Sample(t, out, k))
 	}
 	// What can be read is still counted.
-	if k := `mirrord_sessions_started_total{client_name="",client_user="alice",target_name="",target_namespace="",target_type="targetless"}`; sample(t, out, k) != 1 {
-		t.Errorf("%s = %v, want 1", k, sample(t, out, k))
+	if k := `mirrord_sessions_started_total{client_name="",client_user="alice",target_name="",target_namespace="",target_type="targetless"}`; exportertest.Sample(t, out, k) != 1 {
+		t.Errorf("%s = %v, want 1", k, exportertest.Sample(t, out, k))
 	}
 }
 
@@ -116,7 +117,7 @@ func TestOnceSeriesCap(t *testing.T) {
 		`mirrord_exporter_series{metric="mirrord_sessions_started_total"}`:                                                                                                            3,
 		`mirrord_exporter_series_overflow_total{metric="mirrord_sessions_started_total"}`:                                                                                             2,
 	} {
-		if got := sample(t, out, series); got != want {
+		if got := exportertest.Sample(t, out, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -43,11 +44,11 @@ func truthUsers(truth loggen.Truth) int {
 }
 
 func TestReport(t *testing.T) {
-	cfg := genConfig(loggen.CRI, 47)
+	cfg := exportertest.GenConfig(loggen.CRI, 47)
 	// Shorter than --session.max-age: the truth does not expire sessions.
 	cfg.Sessions, cfg.Span = 150, 20*time.Hour
 	path := filepath.Join(t.TempDir(), "operator.log")
-	truth := writeLog(t, path, cfg)
+	truth := exportertest.WriteLog(t, path, cfg)
 
 	report := runReport(t, path, 3)
 	want := []string{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -35,13 +36,13 @@ func TestRunReadsFilesThatAppearLater(t *testing.T) {
 	startLine := func(user string) string {
 		return `{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Session Start","session_id":"` + user + `","client_user":"` + user + `"}}`
 	}
-	appendLines(t, literal, []string{startLine("alice")})
-	appendLines(t, globbed, []string{startLine("bob")})
+	exportertest.AppendLines(t, literal, []string{startLine("alice")})
+	exportertest.AppendLines(t, globbed, []string{startLine("bob")})
 	for _, user := range []string{"alice", "bob"} {
 		series := `mirrord_sessions_active{client_name="",client_user="` + user + `",target_name="",target_namespace="",target_type="targetless"}`
-		waitFor(t, user+"'s session", func() bool {
+		exportertest.WaitFor(t, user+"'s session", func() bool {
 			code, body := get(t, r.url)
-			return code == http.StatusOK && sample(t, body, series) == 1
+			return code == http.StatusOK && exportertest.Sample(t, body, series) == 1
 		})
 	}
 	_, body := get(t, r.url)
@@ -80,7 +81,7 @@ type rotatingWriter struct {
 
 func (w *rotatingWriter) write(lines []string) {
 	w.t.Helper()
-	appendLines(w.t, w.path, lines)
+	exportertest.AppendLines(w.t, w.path, lines)
 }
 
 // renameRotate moves the live file to .1; the next write creates it anew.
@@ -113,7 +114,7 @@ func stateConfig(dir, live string) exporter.Config {
 func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "operator.log")
-	lines, truth := generatedLines(t, genConfig(loggen.CRI, 22))
+	lines, truth := generatedLines(t, exportertest.GenConfig(loggen.CRI, 22))
 	cfg := stateConfig(dir, live)
 	cfg.SessionMaxAge = 0
 	w := &rotatingWriter{t: t, path: live}
@@ -121,8 +122,8 @@ func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
 	quarter := len(lines) / 4
 	w.write(lines[:quarter])
 	r := start(t, cfg, false)
-	waitFor(t, "the first quarter", func() bool {
-		return sample(t, r.scrape(t), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == float64(quarter)
+	exportertest.WaitFor(t, "the first quarter", func() bool {
+		return exportertest.Sample(t, r.scrape(t), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == float64(quarter)
 	})
 	r.shutdown(t)
 	if !strings.Contains(r.logs.String(), "Saved the state file") {
@@ -137,8 +138,8 @@ func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
 
 	r = start(t, cfg, false)
 	body := r.caughtUp(t, live, len(lines), truth)
-	requireTruth(t, body, truth)
-	if got := sample(t, body, "mirrord_exporter_state_restored"); got != 1 {
+	exportertest.RequireTruth(t, body, truth)
+	if got := exportertest.Sample(t, body, "mirrord_exporter_state_restored"); got != 1 {
 		t.Errorf("mirrord_exporter_state_restored = %v, want 1", got)
 	}
 	if !strings.Contains(r.logs.String(), "Resuming from the state file") {
@@ -159,24 +160,24 @@ func TestStateJoinsRecordSplitAcrossRestart(t *testing.T) {
 	cfg := stateConfig(dir, live)
 	record := `{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Session Start","session_id":"s1","client_user":"alice"}}`
 	half := len(record) / 2
-	appendLines(t, live, []string{"2026-08-17T10:00:00.000000000Z stdout P " + record[:half]})
+	exportertest.AppendLines(t, live, []string{"2026-08-17T10:00:00.000000000Z stdout P " + record[:half]})
 	r := start(t, cfg, false)
-	waitFor(t, "the first part", func() bool {
-		return sample(t, r.scrape(t), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == 1
+	exportertest.WaitFor(t, "the first part", func() bool {
+		return exportertest.Sample(t, r.scrape(t), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == 1
 	})
 	r.shutdown(t)
 
-	appendLines(t, live, []string{"2026-08-17T10:00:00.000000001Z stdout F " + record[half:]})
+	exportertest.AppendLines(t, live, []string{"2026-08-17T10:00:00.000000001Z stdout F " + record[half:]})
 	r = start(t, cfg, false)
 	series := `mirrord_sessions_started_total{client_name="",client_user="alice",target_name="",target_namespace="",target_type="targetless"}`
-	waitFor(t, "the joined record", func() bool { return sample(t, r.scrape(t), series) == 1 })
+	exportertest.WaitFor(t, "the joined record", func() bool { return exportertest.Sample(t, r.scrape(t), series) == 1 })
 	body := r.scrape(t)
 	for series, want := range map[string]float64{
 		`mirrord_exporter_malformed_lines_total{reason="unterminated_partial"}`:                0,
 		`mirrord_exporter_log_records_total{wrapper="cri"}`:                                    1,
 		loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live}): 2,
 	} {
-		if got := sample(t, body, series); got != want {
+		if got := exportertest.Sample(t, body, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
@@ -201,16 +202,16 @@ func TestStateCorruptFileIsSetAside(t *testing.T) {
 			if err := os.WriteFile(cfg.StateFile, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			lines, truth := generatedLines(t, genConfig(loggen.Raw, 23))
-			appendLines(t, live, lines)
+			lines, truth := generatedLines(t, exportertest.GenConfig(loggen.Raw, 23))
+			exportertest.AppendLines(t, live, lines)
 			r := start(t, cfg, false)
 			body := r.caughtUp(t, live, len(lines), truth)
-			requireTruth(t, body, truth)
-			if got := sample(t, body, "mirrord_exporter_state_restored"); got != 0 {
+			exportertest.RequireTruth(t, body, truth)
+			if got := exportertest.Sample(t, body, "mirrord_exporter_state_restored"); got != 0 {
 				t.Errorf("mirrord_exporter_state_restored = %v, want 0", got)
 			}
-			waitFor(t, "a good save", func() bool {
-				return sample(t, r.scrape(t), "mirrord_exporter_state_saves_total") > 0
+			exportertest.WaitFor(t, "a good save", func() bool {
+				return exportertest.Sample(t, r.scrape(t), "mirrord_exporter_state_saves_total") > 0
 			})
 			aside, _ := filepath.Glob(cfg.StateFile + ".corrupt-*")
 			if len(aside) != 1 {
@@ -232,14 +233,14 @@ func TestStateCorruptFileIsSetAside(t *testing.T) {
 func TestStateSaveFailureIsCounted(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "operator.log")
-	appendLines(t, live, []string{`{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Max seat count reached!","active_users":3}}`})
+	exportertest.AppendLines(t, live, []string{`{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Max seat count reached!","active_users":3}}`})
 	cfg := config(io.Discard, live)
 	cfg.StateFile, cfg.SaveInterval = filepath.Join(dir, "missing-dir", "state"), 20*time.Millisecond
 	r := start(t, cfg, false)
-	waitFor(t, "a failed save", func() bool {
-		return sample(t, r.scrape(t), "mirrord_exporter_state_save_failures_total") >= 2
+	exportertest.WaitFor(t, "a failed save", func() bool {
+		return exportertest.Sample(t, r.scrape(t), "mirrord_exporter_state_save_failures_total") >= 2
 	})
-	if got := sample(t, r.scrape(t), "mirrord_seat_limit_reached_total"); got != 1 {
+	if got := exportertest.Sample(t, r.scrape(t), "mirrord_seat_limit_reached_total"); got != 1 {
 		t.Errorf("mirrord_seat_limit_reached_total = %v, want 1", got)
 	}
 	if n := strings.Count(r.logs.String(), "Saving the state file failed"); n != 1 {

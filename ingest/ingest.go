@@ -101,11 +101,11 @@ func New(cfg Config) (*Pipeline, error) {
 		parallelMin: minParallelBytes,
 		lines: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrord_exporter_log_lines_total",
-			Help: "Physical log lines read, by input (the --log.path value).",
+			Help: "Physical log lines read, by input (the --input.path value).",
 		}, []string{"input"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrord_exporter_log_bytes_total",
-			Help: "Log bytes read, newlines included, by input (the --log.path value).",
+			Help: "Log bytes read, newlines included, by input (the --input.path value).",
 		}, []string{"input"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrord_exporter_log_records_total",
@@ -134,7 +134,7 @@ func New(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// NewSink returns the Sink for one stream; input is the --log.path value
+// NewSink returns the Sink for one stream; input is the --input.path value
 // the stream came from and name the file (or "-").
 func (p *Pipeline) NewSink(input, name string) input.Sink {
 	s := &sink{

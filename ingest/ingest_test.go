@@ -57,7 +57,7 @@ func TestSinkCountsEveryKindOfLine(t *testing.T) {
 		t.Fatalf("%d events, want 2", n)
 	}
 	want := `
-# HELP mirrord_exporter_log_lines_total Physical log lines read, by input (the --log.path value).
+# HELP mirrord_exporter_log_lines_total Physical log lines read, by input (the --input.path value).
 # TYPE mirrord_exporter_log_lines_total counter
 mirrord_exporter_log_lines_total{input="/var/log/containers/*.log"} 9
 # HELP mirrord_exporter_log_records_total Log records after unwrapping (split parts joined), by the wrapper they came in.

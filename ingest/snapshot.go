@@ -13,7 +13,7 @@ import (
 // split records being joined, by stream name (the file path, or
 // namespace/pod/container).
 type Snapshot struct {
-	// Lines and Bytes are by input (the --log.path value, or kubernetes).
+	// Lines and Bytes are by input (the --input.path value, or kubernetes).
 	Lines map[string]float64 `json:"lines"`
 	Bytes map[string]float64 `json:"bytes"`
 	// Records is by wrapper, Malformed by reason.

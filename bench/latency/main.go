@@ -41,7 +41,7 @@ func main() {
 	n := flag.Int("n", 200, "events to append")
 	poll := flag.Duration("poll", 2*time.Millisecond, "interval between scrapes while waiting")
 	timeout := flag.Duration("timeout", 5*time.Second, "longest wait for one event")
-	extra := flag.String("args", "", "extra exporter flags, space separated (e.g. --no-log.inotify)")
+	extra := flag.String("args", "", "extra exporter flags, space separated (e.g. --no-input.inotify)")
 	rate := flag.Int("rate", 0, "lines per second to append instead of measuring latency")
 	duration := flag.Duration("duration", 5*time.Second, "how long to append at -rate")
 	flag.Parse()
@@ -91,7 +91,7 @@ func withExporter(exporter string, timeout, poll time.Duration, extra []string, 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	args := append([]string{"--log.path=" + logPath, "--web.listen-address=" + addr, "--exporter.log.level=warn"}, extra...)
+	args := append([]string{"--input.path=" + logPath, "--web.listen-address=" + addr, "--log.level=warn"}, extra...)
 	cmd := exec.CommandContext(ctx, exporter, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

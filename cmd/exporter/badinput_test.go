@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 )
 
 // TestHugeLineIsSkippedWithBoundedMemory: a 100 MiB line (an event with a
@@ -43,7 +45,7 @@ func TestHugeLineIsSkippedWithBoundedMemory(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	peakFile := filepath.Join(t.TempDir(), "peak-rss")
-	cmd := measuredCommand(peakFile, exporterBinary, "--once", "--log.path="+path)
+	cmd := measuredCommand(peakFile, exporterBinary, "--once", "--input.path="+path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v; stderr:\n%s", err, stderr.String())
@@ -55,7 +57,7 @@ func TestHugeLineIsSkippedWithBoundedMemory(t *testing.T) {
 		`mirrord_exporter_log_lines_total{input="` + path + `"}`:                                                                          3,
 		`mirrord_sessions_started_total{client_name="after",client_user="u",target_name="",target_namespace="",target_type="targetless"}`: 1,
 	} {
-		if got := sample(t, out, series); got != want {
+		if got := exportertest.Sample(t, out, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
@@ -81,7 +83,7 @@ func TestHugeLineIsSkippedWithBoundedMemory(t *testing.T) {
 func TestSeriesFlagsAreChecked(t *testing.T) {
 	for _, bad := range []string{"--metrics.max-series=-1", "--metrics.series-ttl=-1s", "--web.read-header-timeout=0s"} {
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"--once", "--log.path=-", bad}, strings.NewReader(""), &stdout, &stderr); code == 0 {
+		if code := run([]string{"--once", "--input.path=-", bad}, strings.NewReader(""), &stdout, &stderr); code == 0 {
 			t.Errorf("%s accepted", bad)
 		}
 	}

@@ -19,7 +19,7 @@ type kubernetesOptions struct {
 
 func addKubernetesFlags(app *kingpin.Application) *kubernetesOptions {
 	k := &kubernetesOptions{}
-	app.Flag("kubernetes", "Follow the operator pods' logs through the Kubernetes API (beside any --log.path).").BoolVar(&k.enabled)
+	app.Flag("kubernetes", "Follow the operator pods' logs through the Kubernetes API (beside any --input.path).").BoolVar(&k.enabled)
 	app.Flag("kubernetes.kubeconfig", "Kubeconfig to use; empty means the in-cluster config, else $KUBECONFIG, else ~/.kube/config.").StringVar(&k.kubeconfig)
 	app.Flag("kubernetes.namespace", "Namespace of the mirrord operator.").Default(kube.DefaultNamespace).StringVar(&k.namespace)
 	app.Flag("kubernetes.label-selector", "Label selector of the operator's pods.").Default(kube.DefaultLabelSelector).StringVar(&k.labelSelector)

@@ -77,18 +77,18 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("web.read-header-timeout", "Time a client has to send its request headers before its connection is closed.").
 		Default("10s").DurationVar(&o.readHeaderTimeout)
 
-	app.Flag("log.path", "Operator log to follow: a file, a glob (files that appear later are followed too) or - for standard input. Repeatable.").
+	app.Flag("input.path", "Operator log to follow: a file, a glob (files that appear later are followed too) or - for standard input. Repeatable.").
 		StringsVar(&o.paths)
 	o.kubernetes = addKubernetesFlags(app)
-	app.Flag("log.from", "Where to start in files present at start-up: beginning or end. Files that appear later are read from their start.").
+	app.Flag("input.from", "Where to start in files present at start-up: beginning or end. Files that appear later are read from their start.").
 		Default("beginning").EnumVar(&o.from, "beginning", "end")
-	app.Flag("log.format", "Wrapper of the operator's log lines: auto (detected per line), json (raw), docker (json-file) or cri.").
+	app.Flag("input.format", "Wrapper of the operator's log lines: auto (detected per line), json (raw), docker (json-file) or cri.").
 		Default("auto").EnumVar(&o.format, "auto", "json", "docker", "cri")
-	app.Flag("log.max-line-bytes", "Longest log record kept, after joining split parts; longer ones are dropped and counted.").
+	app.Flag("input.max-line-bytes", "Longest log record kept, after joining split parts; longer ones are dropped and counted.").
 		Default("1MiB").BytesVar(&o.maxLineBytes)
-	app.Flag("log.poll-interval", "How often files are checked for growth, rotation and truncation, and globs for new files, besides inotify.").
+	app.Flag("input.poll-interval", "How often files are checked for growth, rotation and truncation, and globs for new files, besides inotify.").
 		Default("200ms").DurationVar(&o.pollInterval)
-	app.Flag("log.inotify", "Use inotify to learn of file changes at once; --no-log.inotify polls only, for file systems where inotify does not work.").Default("true").BoolVar(&o.inotify)
+	app.Flag("input.inotify", "Use inotify to learn of file changes at once; --no-input.inotify polls only, for file systems where inotify does not work.").Default("true").BoolVar(&o.inotify)
 	app.Flag("once", "Read every input to its end, print the metrics in the Prometheus text format and exit, without serving.").BoolVar(&o.once)
 
 	app.Flag("label", "Event field to add as a label of the session, port and copy metrics. Repeatable.").StringsVar(&o.labels)
@@ -105,10 +105,13 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("state.save-interval", "How often the state file is saved, besides at shutdown; after a crash, the lines since the last save are read again.").
 		Default("10s").DurationVar(&o.saveInterval)
 
-	app.Flag("exporter.log.level", "Level of the exporter's own log: debug, info, warn or error.").
+	app.Flag("log.level", "Level of the exporter's own log: debug, info, warn or error.").
 		Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
-	app.Flag("exporter.log.format", "Format of the exporter's own log: logfmt or json.").
-		Default("logfmt").EnumVar(&o.logFormat, "logfmt", "json")
+	// Not an enum: a wrapper given here by the old meaning gets an error
+	// naming --input.format, not kingpin's list of log formats.
+	app.Flag("log.format", "Format of the exporter's own log: logfmt or json.").
+		Default("logfmt").StringVar(&o.logFormat)
+	addRenamedFlags(app)
 
 	// serve is the default command so that every invocation written before
 	// the subcommands existed keeps its meaning.
@@ -123,6 +126,13 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	o.command = cmd
+	switch o.logFormat {
+	case "logfmt", "json":
+	case "auto", "docker", "cri":
+		return nil, fmt.Errorf("--log.format=%s: the operator log's wrapper is now --input.format; --log.format is the exporter's own log format, logfmt or json", o.logFormat)
+	default:
+		return nil, fmt.Errorf("--log.format must be logfmt or json, got %q", o.logFormat)
+	}
 	if o.command != "serve" {
 		if o.once {
 			return nil, fmt.Errorf("--once is for serving; %s reads the logs to their end already", o.command)
@@ -147,7 +157,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("--step must be at least 1s, got %s", o.backfill.step)
 	}
 	if int64(o.maxLineBytes) < 1024 || int64(o.maxLineBytes) > 1<<30 {
-		return nil, fmt.Errorf("--log.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
+		return nil, fmt.Errorf("--input.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
 	}
 	if o.maxSeries < 0 {
 		return nil, fmt.Errorf("--metrics.max-series must not be negative, got %d", o.maxSeries)
@@ -186,6 +196,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// addRenamedFlags makes the spellings of earlier releases fail at start,
+// naming their replacement, rather than be unknown flags or, for the
+// operator log's flags that now start with --input, be taken for the
+// exporter's own --log.* flags.
+func addRenamedFlags(app *kingpin.Application) {
+	for _, r := range []struct {
+		old, now string
+		boolean  bool
+	}{
+		{"log.path", "input.path", false},
+		{"log.from", "input.from", false},
+		{"log.max-line-bytes", "input.max-line-bytes", false},
+		{"log.poll-interval", "input.poll-interval", false},
+		{"log.inotify", "input.inotify", true},
+		{"exporter.log.level", "log.level", false},
+		{"exporter.log.format", "log.format", false},
+	} {
+		f := app.Flag(r.old, "Renamed --"+r.now+".").Hidden().Action(func(*kingpin.ParseContext) error {
+			return fmt.Errorf("--%s was renamed --%s", r.old, r.now)
+		})
+		if r.boolean {
+			f.Bool()
+		} else {
+			f.Strings()
+		}
+	}
 }
 
 // stampVersion gives a build that -ldflags did not stamp (go build, go
@@ -244,7 +282,7 @@ func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger
 func (o *options) config(logger log.Logger) (exporter.Config, error) {
 	format, err := unwrap.ParseFormat(o.format)
 	if err != nil {
-		return exporter.Config{}, fmt.Errorf("--log.format: %w", err)
+		return exporter.Config{}, fmt.Errorf("--input.format: %w", err)
 	}
 	cfg := exporter.Config{
 		Paths: o.paths, Stdin: o.stdin, FromEnd: o.from == "end", Format: format,

@@ -6,13 +6,15 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 )
 
 // TestMetricsGzip scrapes the real binary with and without gzip: the
 // decompressed body holds the same metrics.
 func TestMetricsGzip(t *testing.T) {
-	p := startExporter(t, "--log.path="+filepath.Join("..", "..", "examples", "operator.log"))
-	waitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
+	p := startExporter(t, "--input.path="+filepath.Join("..", "..", "examples", "operator.log"))
+	exportertest.WaitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
 	_, plain := p.get(t, "/metrics")
 
 	req, err := http.NewRequest(http.MethodGet, p.base+"/metrics", nil)

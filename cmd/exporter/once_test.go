@@ -3,50 +3,18 @@ package main
 import (
 	"bytes"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
-
-// genConfig is a generated log with every nasty part real logs have.
-func genConfig(w loggen.Wrapper, seed int64) loggen.Config {
-	return loggen.Config{
-		Seed:       seed,
-		Sessions:   300,
-		Start:      time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC),
-		Span:       4 * time.Hour,
-		Wrapper:    w,
-		NoiseRatio: 0.8,
-		BigLines:   true,
-		Nasty:      true,
-	}
-}
-
-func writeLog(t *testing.T, path string, cfg loggen.Config) loggen.Truth {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	truth, err := loggen.Generate(f, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return truth
-}
 
 // runOnce runs the exporter in --once mode and returns its exposition.
 func runOnce(t *testing.T, stdin io.Reader, args ...string) string {
@@ -56,23 +24,6 @@ func runOnce(t *testing.T, stdin io.Reader, args ...string) string {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
 	return stdout.String()
-}
-
-// requireTruth fails on every series of the exposition that differs from
-// the generator's truth.
-func requireTruth(t *testing.T, exposition string, truth loggen.Truth) {
-	t.Helper()
-	diffs, err := truth.Diff(strings.NewReader(exposition))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, d := range diffs {
-		if i == 30 {
-			t.Errorf("... and %d more", len(diffs)-30)
-			break
-		}
-		t.Error(d)
-	}
 }
 
 // requireSortedFamilies fails unless the exposition parses, with each
@@ -99,21 +50,6 @@ func requireSortedFamilies(t *testing.T, exposition string) {
 	}
 }
 
-// sample returns the value of one series of a text exposition.
-func sample(t *testing.T, exposition, series string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(exposition, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	return math.NaN()
-}
-
 // TestOnceMatchesGeneratorTruth: what --once prints (the exporter's
 // metrics, the capped families merged in) is the generator's truth, each
 // family once in name order. The exporter package tests the wiring behind.
@@ -121,12 +57,12 @@ func TestOnceMatchesGeneratorTruth(t *testing.T) {
 	for name, w := range map[string]loggen.Wrapper{"raw": loggen.Raw} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "operator.log")
-			truth := writeLog(t, path, genConfig(w, 42))
-			out := runOnce(t, nil, "--log.path="+path)
-			requireTruth(t, out, truth)
+			truth := exportertest.WriteLog(t, path, exportertest.GenConfig(w, 42))
+			out := runOnce(t, nil, "--input.path="+path)
+			exportertest.RequireTruth(t, out, truth)
 			requireSortedFamilies(t, out)
 			lines := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": path})
-			if got := sample(t, out, lines); got != float64(truth.Lines) {
+			if got := exportertest.Sample(t, out, lines); got != float64(truth.Lines) {
 				t.Errorf("%s = %v, want %d", lines, got, truth.Lines)
 			}
 		})
@@ -136,13 +72,13 @@ func TestOnceMatchesGeneratorTruth(t *testing.T) {
 func TestOnceForcedFormatAndStdin(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "operator.log")
-	truth := writeLog(t, path, genConfig(loggen.CRI, 7))
+	truth := exportertest.WriteLog(t, path, exportertest.GenConfig(loggen.CRI, 7))
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	requireTruth(t, runOnce(t, f, "--log.path=-", "--log.format=cri"), truth)
+	exportertest.RequireTruth(t, runOnce(t, f, "--input.path=-", "--input.format=cri"), truth)
 }
 
 func TestOnceRejectsBadFlags(t *testing.T) {
@@ -150,12 +86,25 @@ func TestOnceRejectsBadFlags(t *testing.T) {
 		args []string
 		want string // in the error output
 	}{
-		"required label":   {[]string{"--no-label=client_user", "--log.path=-"}, "cannot be removed"},
-		"missing file":     {[]string{"--log.path=/nonexistent/operator.log"}, "/nonexistent/operator.log"},
-		"bad format":       {[]string{"--log.format=xml", "--log.path=-"}, "must be one of auto,json,docker,cri"},
-		"tiny line limit":  {[]string{"--log.max-line-bytes=10B", "--log.path=-"}, "--log.max-line-bytes"},
+		"required label":   {[]string{"--no-label=client_user", "--input.path=-"}, "cannot be removed"},
+		"missing file":     {[]string{"--input.path=/nonexistent/operator.log"}, "/nonexistent/operator.log"},
+		"bad format":       {[]string{"--input.format=xml", "--input.path=-"}, "must be one of auto,json,docker,cri"},
+		"tiny line limit":  {[]string{"--input.max-line-bytes=10B", "--input.path=-"}, "--input.max-line-bytes"},
 		"no inputs at all": {nil, "no input"},
-		"kubernetes once":  {[]string{"--kubernetes", "--log.path=-"}, "cannot follow --kubernetes"},
+		"kubernetes once":  {[]string{"--kubernetes", "--input.path=-"}, "cannot follow --kubernetes"},
+		// Spellings of earlier releases name their replacement.
+		"old log.path":            {[]string{"--log.path=-"}, "--log.path was renamed --input.path"},
+		"old log.path twice":      {[]string{"--log.path=a", "--log.path=b"}, "--log.path was renamed --input.path"},
+		"old log.from":            {[]string{"--log.from=end", "--input.path=-"}, "--log.from was renamed --input.from"},
+		"old log.max-line-bytes":  {[]string{"--log.max-line-bytes=2MiB", "--input.path=-"}, "--log.max-line-bytes was renamed --input.max-line-bytes"},
+		"old log.poll-interval":   {[]string{"--log.poll-interval=1s", "--input.path=-"}, "--log.poll-interval was renamed --input.poll-interval"},
+		"old no-log.inotify":      {[]string{"--no-log.inotify", "--input.path=-"}, "--log.inotify was renamed --input.inotify"},
+		"old exporter.log.level":  {[]string{"--exporter.log.level=debug", "--input.path=-"}, "--exporter.log.level was renamed --log.level"},
+		"old exporter.log.format": {[]string{"--exporter.log.format=json", "--input.path=-"}, "--exporter.log.format was renamed --log.format"},
+		// --log.format=cri by habit from earlier releases: not silently
+		// taken for the exporter's own log format.
+		"wrapper in log.format": {[]string{"--log.format=cri", "--input.path=-"}, "the operator log's wrapper is now --input.format"},
+		"bad log format":        {[]string{"--log.format=xml", "--input.path=-"}, "--log.format must be logfmt or json"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 )
 
 // selfSignedCert writes a certificate for 127.0.0.1 and its key to dir and
@@ -82,10 +84,10 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "operator.log")
-	appendLines(t, logPath, []string{`{"fields":{"message":"Session Start","session_id":"A","client_user":"alice"}}`})
+	exportertest.AppendLines(t, logPath, []string{`{"fields":{"message":"Session Start","session_id":"A","client_user":"alice"}}`})
 
 	addr := freeAddress(t)
-	startProcess(t, "--web.listen-address="+addr, "--web.config.file="+webConfig, "--log.path="+logPath)
+	startProcess(t, "--web.listen-address="+addr, "--web.config.file="+webConfig, "--input.path="+logPath)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	get := func(user, pass string) (int, string, error) {
 		req, err := http.NewRequest(http.MethodGet, "https://"+addr+"/metrics", nil)
@@ -103,7 +105,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body), err
 	}
-	waitFor(t, "the exporter to serve TLS", func() bool { _, _, err := get("", ""); return err == nil })
+	exportertest.WaitFor(t, "the exporter to serve TLS", func() bool { _, _, err := get("", ""); return err == nil })
 
 	if code, _, err := get("", ""); err != nil || code != http.StatusUnauthorized {
 		t.Errorf("no credentials: %d, %v; want 401", code, err)
@@ -111,7 +113,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	if code, _, err := get("prometheus", "wrong"); err != nil || code != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d, %v; want 401", code, err)
 	}
-	waitFor(t, "alice's session behind auth", func() bool {
+	exportertest.WaitFor(t, "alice's session behind auth", func() bool {
 		code, body, err := get("prometheus", "s3cret")
 		return err == nil && code == http.StatusOK && strings.Contains(body, `mirrord_sessions_started_total{client_name="",client_user="alice"`)
 	})
@@ -158,8 +160,8 @@ func startProcess(t *testing.T, args ...string) {
 func TestSlowClientsAreCutOff(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	logPath := filepath.Join(t.TempDir(), "operator.log")
-	appendLines(t, logPath, nil)
-	p := startExporter(t, "--log.path="+logPath, "--web.read-header-timeout="+timeout.String())
+	exportertest.AppendLines(t, logPath, nil)
+	p := startExporter(t, "--input.path="+logPath, "--web.read-header-timeout="+timeout.String())
 	addr := strings.TrimPrefix(p.base, "http://")
 
 	// The silent connection is closed by the server: reading it ends (EOF,
@@ -231,7 +233,7 @@ func TestMaxRequestsInFlight(t *testing.T) {
 	p := startWithManySeries(t, "--web.max-requests=1")
 	stuck := stuckScrape(t, p)
 	defer stuck.Close()
-	waitFor(t, "a scrape refused with 503", func() bool {
+	exportertest.WaitFor(t, "a scrape refused with 503", func() bool {
 		code, _ := p.get(t, "/metrics")
 		return code == http.StatusServiceUnavailable
 	})
@@ -240,7 +242,7 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		t.Errorf("/-/healthy: %d", code)
 	}
 	stuck.Close()
-	waitFor(t, "scrapes to be served again", func() bool {
+	exportertest.WaitFor(t, "scrapes to be served again", func() bool {
 		code, _ := p.get(t, "/metrics")
 		return code == http.StatusOK
 	})
@@ -251,14 +253,14 @@ func TestMaxRequestsInFlight(t *testing.T) {
 // large response (a scrape timeout, say) fails the write of every family
 // left; that is logged at debug level, not as an error of the exporter's.
 func TestScraperHangingUpIsNoError(t *testing.T) {
-	p := startWithManySeries(t, "--exporter.log.level=debug")
+	p := startWithManySeries(t, "--log.level=debug")
 	stuck := stuckScrape(t, p)
 	// Reset rather than close: the writes fail at once.
 	if err := stuck.(*net.TCPConn).SetLinger(0); err != nil {
 		t.Fatal(err)
 	}
 	stuck.Close()
-	waitFor(t, "the hang-up to be logged", func() bool {
+	exportertest.WaitFor(t, "the hang-up to be logged", func() bool {
 		return strings.Contains(p.stderr.String(), `msg="Serving metrics"`)
 	})
 	if code, _ := p.get(t, "/metrics"); code != http.StatusOK {
@@ -288,11 +290,11 @@ func startWithManySeries(t *testing.T, args ...string) *exporterProcess {
 			`{"fields":{"message":"Session Start","session_id":"`+name+`","client_user":"u","client_name":"`+name+`","target":"pod/p"}}`,
 			`{"fields":{"message":"Session End","session_id":"`+name+`","session_duration":5,"client_user":"u","client_name":"`+name+`","target":"pod/p"}}`)
 	}
-	appendLines(t, logPath, lines)
-	p := startExporter(t, append([]string{"--log.path=" + logPath}, args...)...)
-	waitFor(t, "every event", func() bool {
+	exportertest.AppendLines(t, logPath, lines)
+	p := startExporter(t, append([]string{"--input.path=" + logPath}, args...)...)
+	exportertest.WaitFor(t, "every event", func() bool {
 		_, body := p.get(t, "/metrics")
-		return sample(t, body, `mirrord_exporter_events_total{event="session_end"}`) == 5000
+		return exportertest.Sample(t, body, `mirrord_exporter_events_total{event="session_end"}`) == 5000
 	})
 	return p
 }
@@ -321,8 +323,8 @@ func stuckScrape(t *testing.T, p *exporterProcess) net.Conn {
 // and a race would fail its clean exit in stop.
 func TestConcurrentScrapesWhileEventsStream(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "operator.log")
-	appendLines(t, logPath, nil)
-	p := startExporter(t, "--log.path="+logPath, "--web.max-requests=0", "--log.poll-interval=20ms")
+	exportertest.AppendLines(t, logPath, nil)
+	p := startExporter(t, "--input.path="+logPath, "--web.max-requests=0", "--input.poll-interval=20ms")
 	scrapeConcurrently(t, p.base+"/metrics", logPath)
 	p.stop(t)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -64,31 +63,13 @@ func freeAddress(t *testing.T) string {
 type exporterProcess struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *lockedBuffer
-}
-
-// lockedBuffer holds a process's log, read while the process writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	stderr *exportertest.LockedBuffer
 }
 
 func startExporter(t *testing.T, args ...string) *exporterProcess {
 	t.Helper()
 	addr := freeAddress(t)
-	p := &exporterProcess{base: "http://" + addr, stderr: &lockedBuffer{}}
+	p := &exporterProcess{base: "http://" + addr, stderr: &exportertest.LockedBuffer{}}
 	p.cmd = exec.Command(exporterBinary, append([]string{"--web.listen-address=" + addr}, args...)...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -103,7 +84,7 @@ func startExporter(t *testing.T, args ...string) *exporterProcess {
 			t.Logf("exporter log:\n%s", p.stderr.String())
 		}
 	})
-	waitFor(t, "the exporter to answer", func() bool {
+	exportertest.WaitFor(t, "the exporter to answer", func() bool {
 		resp, err := http.Get(p.base + "/-/healthy")
 		if err != nil {
 			return false
@@ -146,18 +127,6 @@ func (p *exporterProcess) stop(t *testing.T) {
 	}
 }
 
-// waitFor polls cond; the deadline only guards against a hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // caughtUp waits until an exporter has read lines lines of input and
 // applied the events of truth, and returns its exposition.
 func caughtUp(t *testing.T, base, input string, lines int, truth loggen.Truth) string {
@@ -169,11 +138,11 @@ func caughtUp(t *testing.T, base, input string, lines int, truth loggen.Truth) s
 		behind = behind[:0]
 		for ev, n := range truth.Events {
 			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
-			if got := sample(t, body, series); got != n {
+			if got := exportertest.Sample(t, body, series); got != n {
 				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
 			}
 		}
-		if got := sample(t, body, linesRead); got != float64(lines) {
+		if got := exportertest.Sample(t, body, linesRead); got != float64(lines) {
 			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
 		}
 		if len(behind) == 0 {
@@ -202,30 +171,6 @@ func scrape(t *testing.T, base string) string {
 	return b.String()
 }
 
-// appendLines copies the lines of src to path in chunks, syncing each, so the
-// exporter reads a file that grows while it follows it.
-func appendLines(t *testing.T, path string, lines []string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	for i, l := range lines {
-		w.WriteString(l)
-		w.WriteByte('\n')
-		if i%500 == 0 {
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -242,24 +187,24 @@ func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
 func TestServeFollowsGrowingAndRotatedFile(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "operator.log")
-	cfg := genConfig(loggen.CRI, 11)
+	cfg := exportertest.GenConfig(loggen.CRI, 11)
 	cfg.BigLines = false // a P/F sequence split by the test's rotation point would not be the generator's truth
 	lines, truth := generatedLines(t, cfg)
 
 	// A backlog is present at start; the rest arrives while following.
 	third := len(lines) / 3
-	appendLines(t, live, lines[:third])
-	p := startExporter(t, "--log.path="+filepath.Join(dir, "*.log"), "--log.poll-interval=50ms")
-	waitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
+	exportertest.AppendLines(t, live, lines[:third])
+	p := startExporter(t, "--input.path="+filepath.Join(dir, "*.log"), "--input.poll-interval=50ms")
+	exportertest.WaitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
 
-	appendLines(t, live, lines[third:2*third])
+	exportertest.AppendLines(t, live, lines[third:2*third])
 	if err := os.Rename(live, live+".20260817-120000"); err != nil {
 		t.Fatal(err)
 	}
-	appendLines(t, live, lines[2*third:])
+	exportertest.AppendLines(t, live, lines[2*third:])
 
 	body := caughtUp(t, p.base, filepath.Join(dir, "*.log"), truth.Lines, truth)
-	requireTruth(t, body, truth)
+	exportertest.RequireTruth(t, body, truth)
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "mirrord_exporter_build_info", "promhttp_metric_handler_requests_total"} {
 		if !strings.Contains(body, "\n"+name) {
 			t.Errorf("/metrics lacks %s", name)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/kubetest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
@@ -65,7 +66,7 @@ type rotatingWriter struct {
 
 func (w *rotatingWriter) write(lines []string) {
 	w.t.Helper()
-	appendLines(w.t, w.path, lines)
+	exportertest.AppendLines(w.t, w.path, lines)
 }
 
 func (w *rotatingWriter) shift() {
@@ -116,10 +117,10 @@ func TestStateSurvivesKill9(t *testing.T) {
 	if err := os.Mkdir(filepath.Dir(stateFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg := genConfig(loggen.CRI, 21)
+	cfg := exportertest.GenConfig(loggen.CRI, 21)
 	cfg.Sessions = 600
 	lines, truth := generatedLines(t, cfg)
-	common := []string{"--log.path=" + live, "--log.poll-interval=20ms", "--session.max-age=0"}
+	common := []string{"--input.path=" + live, "--input.poll-interval=20ms", "--session.max-age=0"}
 
 	reference := startExporter(t, common...)
 	chaosArgs := append([]string{"--state.file=" + stateFile, "--state.save-interval=30ms"}, common...)
@@ -152,7 +153,7 @@ func TestStateSurvivesKill9(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		chaos *exec.Cmd
-		logs  lockedBuffer
+		logs  exportertest.LockedBuffer
 	)
 	addr := freeAddress(t)
 	start := func() {
@@ -211,7 +212,7 @@ func TestStateSurvivesKill9(t *testing.T) {
 	if got != want {
 		t.Errorf("after %d kills, the metrics differ from those of the exporter that ran throughout:\n%s", kills, lineDiff(want, got))
 	}
-	requireTruth(t, got, truth)
+	exportertest.RequireTruth(t, got, truth)
 	if !strings.Contains(logs.String(), "Resuming from the state file") {
 		t.Error("the killed exporter never resumed from its state file")
 	}
@@ -247,7 +248,7 @@ func lineDiff(want, got string) string {
 func TestStateKubernetesKill9(t *testing.T) {
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "exporter.state")
-	cfg := genConfig(loggen.Raw, 24)
+	cfg := exportertest.GenConfig(loggen.Raw, 24)
 	texts, truth := generatedLines(t, cfg)
 	stamp := time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC)
 	lines := make([]kubetest.Line, len(texts))
@@ -274,8 +275,8 @@ func TestStateKubernetesKill9(t *testing.T) {
 		}
 	}
 	body := caughtUp(t, p.base, "kubernetes", len(lines), truth)
-	requireTruth(t, body, truth)
-	if got := sample(t, body, "mirrord_exporter_state_restored"); got != 1 {
+	exportertest.RequireTruth(t, body, truth)
+	if got := exportertest.Sample(t, body, "mirrord_exporter_state_restored"); got != 1 {
 		t.Errorf("mirrord_exporter_state_restored = %v, want 1", got)
 	}
 	resumed := 0

@@ -9,9 +9,9 @@ import (
 // 2, as kingpin's own errors).
 func TestBackfillFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"backfill", "--log.path=x"},                            // no --output
-		{"backfill", "--log.path=x", "--output=y", "--step=0s"}, // step too small
-		{"backfill", "--log.path=x", "--output=y", "--once"},
+		{"backfill", "--input.path=x"},                            // no --output
+		{"backfill", "--input.path=x", "--output=y", "--step=0s"}, // step too small
+		{"backfill", "--input.path=x", "--output=y", "--once"},
 		{"report", "--kubernetes"},
 	} {
 		var stdout, stderr bytes.Buffer

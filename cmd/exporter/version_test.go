@@ -18,7 +18,7 @@ func TestVersionNeverEmpty(t *testing.T) {
 	if m := regexp.MustCompile(`version (\S+) \(`).FindSubmatch(out); m == nil {
 		t.Errorf("--version shows no version:\n%s", out)
 	}
-	metrics, err := exec.Command(exporterBinary, "--once", "--log.path="+filepath.Join("..", "..", "examples", "operator.log")).Output()
+	metrics, err := exec.Command(exporterBinary, "--once", "--input.path="+filepath.Join("..", "..", "examples", "operator.log")).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

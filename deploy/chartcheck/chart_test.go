@@ -175,7 +175,7 @@ func checkArgs(t *testing.T, c corev1.Container, mode string) {
 	args := argValues(c)
 	want := map[string][]string{
 		"kubernetes": {"kubernetes", "kubernetes.namespace=mirrord", "kubernetes.label-selector=app=mirrord-operator", "kubernetes.container=mirrord-operator"},
-		"files":      {"log.path=/var/log/containers/*_mirrord_mirrord-operator-*.log"},
+		"files":      {"input.path=/var/log/containers/*_mirrord_mirrord-operator-*.log"},
 	}[mode]
 	for _, w := range want {
 		name, val, _ := strings.Cut(w, "=")
@@ -186,8 +186,8 @@ func checkArgs(t *testing.T, c corev1.Container, mode string) {
 	if mode == "files" && len(args["kubernetes"]) > 0 {
 		t.Error("files mode also follows --kubernetes")
 	}
-	if mode == "kubernetes" && len(args["log.path"]) > 0 {
-		t.Error("kubernetes mode also reads --log.path")
+	if mode == "kubernetes" && len(args["input.path"]) > 0 {
+		t.Error("kubernetes mode also reads --input.path")
 	}
 }
 

@@ -29,7 +29,7 @@ const graceIntervals = 20
 
 // Config configures a Manager.
 type Config struct {
-	// Paths are the --log.path values: glob patterns (filepath.Glob syntax)
+	// Paths are the --input.path values: glob patterns (filepath.Glob syntax)
 	// or literal paths; "-" means standard input.
 	Paths []string
 	// FromEnd starts files present at start at their current end (the line
@@ -51,7 +51,7 @@ type Config struct {
 	// Stdin is read for the "-" path; nil means os.Stdin.
 	Stdin io.Reader
 	// NewSink is called once per stream, from the goroutine that then feeds
-	// it: input is the --log.path value the stream came from, name the file
+	// it: input is the --input.path value the stream came from, name the file
 	// path (or "-").
 	NewSink func(input, name string) input.Sink
 	// Logger receives the source's logs; nil discards them.

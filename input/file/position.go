@@ -14,7 +14,7 @@ import (
 // inode or a file truncated and rewritten in place from the file read), and
 // the offset of the first byte of the first line not delivered yet.
 type FilePosition struct {
-	// Input is the --log.path value the path came from.
+	// Input is the --input.path value the path came from.
 	Input string `json:"input"`
 	// Path is the followed path.
 	Path   string `json:"path"`

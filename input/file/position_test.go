@@ -127,7 +127,7 @@ func TestResumedInputReadsNewFilesFromStart(t *testing.T) {
 	}
 
 	// b.log appeared while the exporter was down: its lines came after the
-	// save, so --log.from=end must not skip them.
+	// save, so --input.from=end must not skip them.
 	b := filepath.Join(dir, "b.log")
 	writeFile(t, b, "2\n3\n")
 	appendFile(t, a, "4\n")

@@ -10,7 +10,7 @@ import (
 	"github.com/go-kit/log/level"
 )
 
-// stdinName is both the --log.path value and the stream name of standard
+// stdinName is both the --input.path value and the stream name of standard
 // input.
 const stdinName = "-"
 

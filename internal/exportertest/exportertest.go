@@ -1,0 +1,137 @@
+// Package exportertest holds what the exporter's in-process tests
+// (exporter/) and its binary's tests (cmd/exporter/) share: generated logs
+// with their truth, files that grow while they are followed, and reading a
+// text exposition.
+package exportertest
+
+import (
+	"bufio"
+	"bytes"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
+)
+
+// GenConfig is a generated log with every nasty part real logs have.
+func GenConfig(w loggen.Wrapper, seed int64) loggen.Config {
+	return loggen.Config{
+		Seed:       seed,
+		Sessions:   300,
+		Start:      time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC),
+		Span:       4 * time.Hour,
+		Wrapper:    w,
+		NoiseRatio: 0.8,
+		BigLines:   true,
+		Nasty:      true,
+	}
+}
+
+// WriteLog writes the log cfg describes to path and returns its truth.
+func WriteLog(t *testing.T, path string, cfg loggen.Config) loggen.Truth {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := loggen.Generate(f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return truth
+}
+
+// AppendLines copies lines to path in chunks, flushing each, so the
+// exporter reads a file that grows while it follows it.
+func AppendLines(t *testing.T, path string, lines []string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	for i, l := range lines {
+		w.WriteString(l)
+		w.WriteByte('\n')
+		if i%500 == 0 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// LockedBuffer holds an exporter's log, read while the exporter writes it.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// RequireTruth fails on every series of the exposition that differs from
+// the generator's truth.
+func RequireTruth(t *testing.T, exposition string, truth loggen.Truth) {
+	t.Helper()
+	diffs, err := truth.Diff(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range diffs {
+		if i == 30 {
+			t.Errorf("... and %d more", len(diffs)-30)
+			break
+		}
+		t.Error(d)
+	}
+}
+
+// Sample returns the value of one series of a text exposition, NaN when it
+// has none.
+func Sample(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return math.NaN()
+}
+
+// WaitFor polls cond; the deadline only guards against a hang.
+func WaitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
