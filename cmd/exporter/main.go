@@ -57,6 +57,7 @@ type options struct {
 	// readHeaderTimeout bounds how long a client may take to send its
 	// request headers, so that idle connections cannot pin the server.
 	readHeaderTimeout time.Duration
+	pprof             bool
 	logLevel          string
 	logFormat         string
 	stateFile         string
@@ -74,6 +75,8 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{web: kingpinflag.AddFlags(app, defaultListenAddress)}
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of concurrent scrapes; 0 means no limit.").Default("40").IntVar(&o.maxRequests)
+	app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (behind --web.config.file's TLS and basic auth like every path).").
+		BoolVar(&o.pprof)
 	app.Flag("web.read-header-timeout", "Time a client has to send its request headers before its connection is closed.").
 		Default("10s").DurationVar(&o.readHeaderTimeout)
 

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -29,6 +32,7 @@ type webServer struct {
 }
 
 func newWebServer(o *options, e *exporter.Exporter, base, logger log.Logger) webServer {
+	stamped := log.With(base, "ts", log.DefaultTimestampUTC)
 	return webServer{
 		server: &http.Server{
 			Handler:           routes(o, e, logger),
@@ -36,11 +40,32 @@ func newWebServer(o *options, e *exporter.Exporter, base, logger log.Logger) web
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       2 * time.Minute,
+			// net/http's own complaints (a TLS handshake that failed, a
+			// client that sent garbage) as lines of the exporter's log.
+			ErrorLog: stdlog.New(log.NewStdlibAdapter(level.Warn(stamped)), "", 0),
 		},
-		flags:  o.web,
-		logger: slog.New(sloggokit.NewGoKitHandler(base, slog.LevelInfo)),
+		flags: o.web,
+		// The bridge stamps slog's time under its own key: it is dropped,
+		// and exporter-toolkit's lines carry the exporter's ts instead.
+		// The level filter is base's, as for every other line.
+		logger: slog.New(untimed{sloggokit.NewGoKitHandler(stamped, slog.LevelDebug)}),
 	}
 }
+
+// untimed drops a record's time, which the go-kit logger it writes to
+// stamps itself.
+type untimed struct{ slog.Handler }
+
+func (h untimed) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h untimed) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return untimed{h.Handler.WithAttrs(attrs)}
+}
+
+func (h untimed) WithGroup(name string) slog.Handler { return untimed{h.Handler.WithGroup(name)} }
 
 func (s webServer) Serve() error { return web.ListenAndServe(s.server, s.flags, s.logger) }
 
@@ -67,11 +92,20 @@ func routes(o *options, e *exporter.Exporter, logger log.Logger) http.Handler {
 			io.WriteString(w, "Reading the log backlog\n")
 		}
 	})
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if o.metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "mirrord exporter",
 			Description: "Prometheus exporter for the mirrord operator's log stream",
 			Version:     version.Info(),
+			// The page links the profiles only where they are served.
+			Profiling: strconv.FormatBool(o.pprof),
 			Links: []web.LandingLinks{
 				{Address: o.metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
