@@ -91,6 +91,7 @@ type Exporter struct {
 	gate      *input.Gate
 	snapshots chan chan<- *collector.Snapshot
 	saver     *statefile.Saver
+	saveNow   chan struct{} // Reload's request to the saver
 }
 
 // New builds the exporter, resumed from the state file if there is a usable
@@ -162,6 +163,7 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 	if cfg.StateFile != "" {
 		e.gate = &input.Gate{}
 		e.snapshots = make(chan chan<- *collector.Snapshot)
+		e.saveNow = make(chan struct{}, 1)
 		if saved != nil {
 			if err := coll.Restore(saved.Collector); err != nil {
 				return nil, fmt.Errorf("%w: collector: %w", errRestore, err)

@@ -53,7 +53,7 @@ func (e *Exporter) Run(ctx context.Context, srv Server) error {
 	go func() {
 		defer close(saverDone)
 		if e.saver != nil {
-			e.saver.Run(saverCtx)
+			e.saver.Run(saverCtx, e.saveNow)
 		}
 	}()
 	serveErr := make(chan error, 1)
@@ -92,6 +92,20 @@ func (e *Exporter) Run(ctx context.Context, srv Server) error {
 	close(e.events)
 	<-applied
 	return err
+}
+
+// Reload is what SIGHUP asks for (logrotate's postrotate, systemd's
+// ExecReload): save the state file now, if there is one, and look at once
+// for new files that match the globs. It never blocks: a request made while
+// one is pending is the same request.
+func (e *Exporter) Reload() {
+	select {
+	case e.saveNow <- struct{}{}:
+	default:
+	}
+	if e.inputs.files != nil {
+		e.inputs.files.Rescan()
+	}
 }
 
 // errNoStateFile: without a state file the inputs deliver through no gate.

@@ -89,10 +89,11 @@ func NewSaver(cfg SaverConfig) (*Saver, error) {
 	return s, nil
 }
 
-// Run saves every interval until ctx is cancelled. It does not save at the
-// end: the caller saves once more when the inputs are to stop, before they
-// do (a stopping input would count its half-joined record as lost).
-func (s *Saver) Run(ctx context.Context) {
+// Run saves every interval, and at once whenever now delivers, until ctx is
+// cancelled. It does not save at the end: the caller saves once more when
+// the inputs are to stop, before they do (a stopping input would count its
+// half-joined record as lost).
+func (s *Saver) Run(ctx context.Context, now <-chan struct{}) {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	for {
@@ -100,6 +101,8 @@ func (s *Saver) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			_ = s.Save()
+		case <-now:
 			_ = s.Save()
 		}
 	}

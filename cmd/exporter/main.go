@@ -193,8 +193,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP (logrotate's postrotate, systemd's ExecReload) never stops the
+	// exporter; a serving one saves and looks for new files.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	o.stdin = stdin
-	if err := runExporter(ctx, o, stdout, base, logger); err != nil {
+	if err := runExporter(ctx, o, hup, stdout, base, logger); err != nil {
 		level.Error(logger).Log("msg", "Exporter failed", "err", err)
 		return 1
 	}
@@ -257,7 +262,7 @@ func newLoggers(w io.Writer, format, lvl string) (base, logger log.Logger) {
 	return base, logger
 }
 
-func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger log.Logger) error {
+func runExporter(ctx context.Context, o *options, hup <-chan os.Signal, stdout io.Writer, base, logger log.Logger) error {
 	cfg, err := o.config(logger)
 	if err != nil {
 		return err
@@ -278,6 +283,17 @@ func runExporter(ctx context.Context, o *options, stdout io.Writer, base, logger
 		}
 		return family.WriteText(stdout, e.Registry(), e.Collector().Families(), "mirrord_")
 	}
+	go func() {
+		for {
+			select {
+			case <-hup:
+				level.Info(logger).Log("msg", "SIGHUP: saving the state file, if any, and looking for new files matching --input.path")
+				e.Reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	return e.Run(ctx, newWebServer(o, e, base, logger))
 }
 

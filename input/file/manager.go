@@ -89,6 +89,7 @@ type Manager struct {
 
 	caughtUp     chan struct{}
 	caughtUpOnce sync.Once
+	rescan       chan struct{} // Rescan's request to look for new files now
 	pending      atomic.Int64 // initial inputs not yet read to their end
 
 	// resume holds the saved positions not taken by a follower yet, by
@@ -125,6 +126,7 @@ func New(cfg Config) (*Manager, error) {
 		poll:      cfg.PollInterval,
 		newTicker: realTicker,
 		caughtUp:  make(chan struct{}),
+		rescan:    make(chan struct{}, 1),
 	}
 	if m.logger == nil {
 		m.logger = log.NewNopLogger()
@@ -179,6 +181,15 @@ func isGlob(p string) bool {
 func realTicker(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTicker(d)
 	return t.C, t.Stop
+}
+
+// Rescan makes Run look for new files matching the globs now rather than at
+// the next poll. It never blocks.
+func (m *Manager) Rescan() {
+	select {
+	case m.rescan <- struct{}{}:
+	default:
+	}
 }
 
 // CaughtUp is closed once every input present at start has been read to its
@@ -310,6 +321,15 @@ func (m *Manager) runFollow(ctx context.Context) error {
 	clear(m.resume)
 	m.cfg.Gate.Leave()
 
+	lookForNewFiles := func() {
+		for _, g := range m.globs {
+			paths, _ := m.match(g, active)
+			for _, p := range paths {
+				level.Info(m.logger).Log("msg", "following new file", "input", g.value, "path", p)
+				start(g, p, true, false)
+			}
+		}
+	}
 	var tick <-chan time.Time
 	if len(m.globs) > 0 {
 		c, stop := m.newTicker(m.poll)
@@ -323,14 +343,10 @@ func (m *Manager) runFollow(ctx context.Context) error {
 			return nil
 		case p := <-ended:
 			delete(active, p)
+		case <-m.rescan:
+			lookForNewFiles()
 		case <-tick:
-			for _, g := range m.globs {
-				paths, _ := m.match(g, active)
-				for _, p := range paths {
-					level.Info(m.logger).Log("msg", "following new file", "input", g.value, "path", p)
-					start(g, p, true, false)
-				}
-			}
+			lookForNewFiles()
 		}
 	}
 }
