@@ -90,7 +90,7 @@ type Manager struct {
 	caughtUp     chan struct{}
 	caughtUpOnce sync.Once
 	rescan       chan struct{} // Rescan's request to look for new files now
-	pending      atomic.Int64 // initial inputs not yet read to their end
+	pending      atomic.Int64  // initial inputs not yet read to their end
 
 	// resume holds the saved positions not taken by a follower yet, by
 	// path; resumedInputs the inputs that had any.
