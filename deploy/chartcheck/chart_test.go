@@ -200,12 +200,13 @@ func checkSecurity(t *testing.T, spec corev1.PodSpec, c corev1.Container, mode s
 	if psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("pod seccompProfile = %v, want RuntimeDefault", psc.SeccompProfile)
 	}
-	// Files mode runs as uid 0 to read the kubelet's 0640 root-owned logs,
-	// with every capability dropped; the API mode has no reason to.
-	if mode == "kubernetes" {
-		if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser != 65532 {
-			t.Errorf("pod runs as root: runAsNonRoot %v runAsUser %v", psc.RunAsNonRoot, psc.RunAsUser)
-		}
+	// Both modes run as the image's non-root user. Files mode reads the
+	// kubelet's root:root 0640 logs through the root group's read bit.
+	if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser != 65532 {
+		t.Errorf("pod runs as root: runAsNonRoot %v runAsUser %v", psc.RunAsNonRoot, psc.RunAsUser)
+	}
+	if rootGroup := slices.Contains(psc.SupplementalGroups, 0); rootGroup != (mode == "files") {
+		t.Errorf("%s mode: supplementalGroups %v", mode, psc.SupplementalGroups)
 	}
 	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Error("root file system is writable")
