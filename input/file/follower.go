@@ -311,13 +311,10 @@ func (fl *follower) readAvailable(ctx context.Context, cur *openFile) bool {
 // the current content has data. ready is false while it has none or keeps
 // changing (ok: try again at the next look) or on failure (!ok).
 func (fl *follower) pickUpCopies(ctx context.Context, cur *openFile) (ready, ok bool) {
-	// Only while nothing newer is held: generations renamed away are then
-	// found by statPath, in order, and must not be taken for copies. Whether
-	// cur is still at the path is readMissedCopies' to see: renamed away
-	// (the path missing or naming a file not held), the copies older than it
-	// are still read before it, not left to a look that would take them for
-	// history.
-	if cur.off != 0 || len(fl.files) != 1 {
+	// Only while the path still names this file and nothing newer is held:
+	// generations renamed away are found by statPath, in order, and must not
+	// be taken for copies.
+	if cur.off != 0 || len(fl.files) != 1 || fl.pathInfo == nil || !os.SameFile(fl.pathInfo, cur.info) {
 		cur.pickUpCopies = false
 		return true, true
 	}

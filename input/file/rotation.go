@@ -234,22 +234,9 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 			older, newer := splitAround(sibs, cur, fl.dropHistory(sibs, found))
 			fl.remember(sibs, newer)
 			closeAll(newer)
-			// As below: a copy of what cur still holds is read from cur, and
-			// what cur holds now becomes its fingerprint, so that a copy read
-			// here is not found again as the copy of a truncation.
-			head, size, err := liveHead(cur, again[:])
-			if err != nil {
-				closeAll(older)
-				return false, err
-			}
-			older = fl.dropCopiesOfLive(older, head, size)
-			err = fl.readCopies(ctx, older)
+			err := fl.readCopies(ctx, older)
 			closeAll(older)
-			if err != nil {
-				return false, err
-			}
-			cur.fpLen = copy(cur.fp[:], head)
-			return true, nil
+			return err == nil, err
 		}
 		head, size, err := liveHead(cur, again[:])
 		if err != nil {
@@ -262,7 +249,17 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 			closeAll(found)
 			continue
 		}
-		missed := fl.dropCopiesOfLive(fl.dropHistory(sibs, found), head, size)
+		var missed []*openFile
+		for _, of := range fl.dropHistory(sibs, found) {
+			// A copy of the live content, taken before a truncate still to
+			// come, is a prefix of the live file; it is read from there.
+			n := of.info.Size()
+			if n <= size && fl.startsWith(of, head[:min(n, int64(len(head)))]) {
+				of.close()
+				continue
+			}
+			missed = append(missed, of)
+		}
 		fl.remember(sibs, nil)
 		err = fl.readCopies(ctx, missed)
 		closeAll(missed)
@@ -277,22 +274,6 @@ func (fl *follower) readMissedCopies(ctx context.Context, cur *openFile) (settle
 		return true, nil
 	}
 	return false, nil
-}
-
-// dropCopiesOfLive closes and leaves out the files that hold a prefix of the
-// live content (its first bytes head, its size): copies taken before a
-// truncate still to come, whose lines are read from the live file.
-func (fl *follower) dropCopiesOfLive(found []*openFile, head []byte, size int64) []*openFile {
-	kept := found[:0]
-	for _, of := range found {
-		n := of.info.Size()
-		if n <= size && fl.startsWith(of, head[:min(n, int64(len(head)))]) {
-			of.close()
-			continue
-		}
-		kept = append(kept, of)
-	}
-	return kept
 }
 
 // splitAround splits found (oldest first) into the files older than cur by

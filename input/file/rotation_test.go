@@ -380,14 +380,6 @@ func writeGeneration(t *testing.T, path string, w *seqWriter, n int) {
 // path gets n lines). older is how many rotated files are there before.
 func copyTruncateThenRename(t *testing.T, file string, w *seqWriter, older, n int) {
 	t.Helper()
-	copyTruncateThenRenameAway(t, file, w, older, n)
-	writeGeneration(t, file, w, n)
-}
-
-// copyTruncateThenRenameAway is copyTruncateThenRename without the new file:
-// the path is left missing.
-func copyTruncateThenRenameAway(t *testing.T, file string, w *seqWriter, older, n int) {
-	t.Helper()
 	if err := renumber(file, older); err != nil {
 		t.Fatal(err)
 	}
@@ -408,6 +400,7 @@ func copyTruncateThenRenameAway(t *testing.T, file string, w *seqWriter, older, 
 	if err := os.Rename(file, file+".1"); err != nil {
 		t.Fatal(err)
 	}
+	writeGeneration(t, file, w, n)
 }
 
 // TestCopyOfUnreadGenerationKeepsItsPlace: while the follower is in the
@@ -448,76 +441,6 @@ func TestCopyOfUnreadGenerationRenamedAsItIsOpened(t *testing.T) {
 	writeGeneration(t, file, w, 100)
 	step() // B is held; the last chunk of A is read
 	copyTruncateThenRename(t, file, w, 1, 100)
-	requireAllInOrder(t, h, sink, w)
-}
-
-// TestCopyOfUnreadGenerationWhilePathMissing: as above, but the follower
-// finds the path missing (B renamed away, no new file yet) before it comes to
-// B: B' is still read before B, not left behind.
-func TestCopyOfUnreadGenerationWhilePathMissing(t *testing.T) {
-	file := filepath.Join(sameDir(t), "x.log")
-	w := &seqWriter{}
-	writeGeneration(t, file, w, 3000) // A: three 64 KiB reads
-	h, sink, step := steppedFollow(t, file)
-	if err := os.Rename(file, file+".1"); err != nil {
-		t.Fatal(err)
-	}
-	writeGeneration(t, file, w, 100)
-	step() // B is held; the second chunk of A is read
-	copyTruncateThenRenameAway(t, file, w, 1, 100)
-	// The follower looks at the path (missing) before the last chunk of A.
-	requireAllInOrder(t, h, sink, w)
-}
-
-// TestCopyOfLiveContentOfRenamedGenerationReadOnce: B, held and not read
-// yet, is copied (B', at x.log.1) and then renamed away before any truncate:
-// B' holds what B still holds, and its lines are read once, from B.
-func TestCopyOfLiveContentOfRenamedGenerationReadOnce(t *testing.T) {
-	file := filepath.Join(sameDir(t), "x.log")
-	w := &seqWriter{}
-	writeGeneration(t, file, w, 3000) // A: three 64 KiB reads
-	h, sink, step := steppedFollow(t, file)
-	if err := os.Rename(file, file+".1"); err != nil {
-		t.Fatal(err)
-	}
-	writeGeneration(t, file, w, 100)
-	step() // B is held; the second chunk of A is read
-	if err := renumber(file, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(file, file+".1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := renumber(file, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(file, file+".1"); err != nil {
-		t.Fatal(err)
-	}
-	requireAllInOrder(t, h, sink, w)
-}
-
-// TestCopyOfUnreadGenerationReadOnce: as above, but B took its first bytes
-// as its fingerprint while held (the look that held it found a generation
-// missed in between, A2, and checked whether A2 was a copy of it). B's
-// truncation is then seen at its first read, and B' read as its copy; the
-// look for missed copies that follows does not read B' again.
-func TestCopyOfUnreadGenerationReadOnce(t *testing.T) {
-	file := filepath.Join(sameDir(t), "x.log")
-	w := &seqWriter{}
-	writeGeneration(t, file, w, 3000) // A: three 64 KiB reads
-	h, sink, step := steppedFollow(t, file)
-	for older := range 2 { // A, then A2, renamed away
-		if err := renumber(file, older); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(file, file+".1"); err != nil {
-			t.Fatal(err)
-		}
-		writeGeneration(t, file, w, 100)
-	}
-	step() // A2 found, B held; the second chunk of A is read
-	copyTruncateThenRenameAway(t, file, w, 2, 100)
 	requireAllInOrder(t, h, sink, w)
 }
 
