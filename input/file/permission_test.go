@@ -84,7 +84,9 @@ func permissionDenied(t *testing.T, dir string) {
 	}
 	h.waitLines(file, "l1", "l2")
 	logs := h.logs.String()
-	if n := strings.Count(logs, `level=warn msg="log file open failed; retrying" path=`+file); n != 1 || !strings.Contains(logs, "permission denied") {
-		t.Fatalf("want the error logged once with the path, got %d times:\n%s", n, logs)
+	// At error level, saying what to do: nothing is read until someone acts.
+	if n := strings.Count(logs, `level=error msg="the exporter may not read this operator log file; retrying.`); n != 1 ||
+		!strings.Contains(logs, "path="+file) || !strings.Contains(logs, "permission denied") || !strings.Contains(logs, "root group") {
+		t.Fatalf("want the error logged once with the path and what to do, got %d times:\n%s", n, logs)
 	}
 }
