@@ -1,7 +1,6 @@
 package exporter_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -70,34 +69,6 @@ func TestSnapshotNeedsAStateFile(t *testing.T) {
 	}
 }
 
-// rotatingWriter writes a log the way logrotate rotates it: numbered
-// generations renamed (the newest is .1), none deleted, so that an exporter
-// down for a while can still read them all.
-type rotatingWriter struct {
-	t       *testing.T
-	path    string
-	rotated int // generations next to the live file
-}
-
-func (w *rotatingWriter) write(lines []string) {
-	w.t.Helper()
-	exportertest.AppendLines(w.t, w.path, lines)
-}
-
-// renameRotate moves the live file to .1; the next write creates it anew.
-func (w *rotatingWriter) renameRotate() {
-	w.t.Helper()
-	for k := w.rotated; k >= 1; k-- {
-		if err := os.Rename(fmt.Sprintf("%s.%d", w.path, k), fmt.Sprintf("%s.%d", w.path, k+1)); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	w.rotated++
-	if err := os.Rename(w.path, w.path+".1"); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
 // stateConfig follows live with a state file in dir.
 func stateConfig(dir, live string) exporter.Config {
 	cfg := config(io.Discard, live)
@@ -117,10 +88,10 @@ func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
 	lines, truth := generatedLines(t, exportertest.GenConfig(loggen.CRI, 22))
 	cfg := stateConfig(dir, live)
 	cfg.SessionMaxAge = 0
-	w := &rotatingWriter{t: t, path: live}
+	w := &exportertest.RotatingWriter{T: t, Path: live}
 
 	quarter := len(lines) / 4
-	w.write(lines[:quarter])
+	w.Write(lines[:quarter])
 	r := start(t, cfg, false)
 	exportertest.WaitFor(t, "the first quarter", func() bool {
 		return exportertest.Sample(t, r.scrape(t), loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})) == float64(quarter)
@@ -130,11 +101,11 @@ func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
 		t.Errorf("no save at shutdown:\n%s", r.logs)
 	}
 
-	w.write(lines[quarter : 2*quarter])
-	w.renameRotate()
-	w.write(lines[2*quarter : 3*quarter])
-	w.renameRotate()
-	w.write(lines[3*quarter:])
+	w.Write(lines[quarter : 2*quarter])
+	w.RenameRotate()
+	w.Write(lines[2*quarter : 3*quarter])
+	w.RenameRotate()
+	w.Write(lines[3*quarter:])
 
 	r = start(t, cfg, false)
 	body := r.caughtUp(t, live, len(lines), truth)

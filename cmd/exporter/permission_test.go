@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,31 +34,8 @@ func TestKubeletLogsAsNonRoot(t *testing.T) {
 
 	for name, groups := range map[string][]uint32{"root group": {0}, "no root group": nil} {
 		t.Run(name, func(t *testing.T) {
-			addr := freeAddress(t)
-			p := &exporterProcess{base: "http://" + addr, stderr: &exportertest.LockedBuffer{}}
-			p.cmd = exec.Command(exporterBinary, "--web.listen-address="+addr, "--input.path="+filepath.Join(dir, "*.log"))
-			p.cmd.Stderr = p.stderr
-			p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532, Groups: groups}}
-			if err := p.cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if p.cmd.ProcessState == nil {
-					p.cmd.Process.Kill()
-					p.cmd.Wait()
-				}
-				if t.Failed() {
-					t.Logf("exporter log:\n%s", p.stderr.String())
-				}
-			})
-			exportertest.WaitFor(t, "readiness", func() bool {
-				resp, err := http.Get(p.base + "/-/ready")
-				if err != nil {
-					return false
-				}
-				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK
-			})
+			p := startExporterAs(t, &syscall.Credential{Uid: 65532, Gid: 65532, Groups: groups}, "--input.path="+filepath.Join(dir, "*.log"))
+			exportertest.WaitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
 			if groups != nil {
 				exportertest.WaitFor(t, "alice's session", func() bool {
 					_, body := p.get(t, "/metrics")

@@ -68,10 +68,20 @@ type exporterProcess struct {
 
 func startExporter(t *testing.T, args ...string) *exporterProcess {
 	t.Helper()
+	return startExporterAs(t, nil, args...)
+}
+
+// startExporterAs is startExporter with the process run as cred's user and
+// groups (nil: this process's).
+func startExporterAs(t *testing.T, cred *syscall.Credential, args ...string) *exporterProcess {
+	t.Helper()
 	addr := freeAddress(t)
 	p := &exporterProcess{base: "http://" + addr, stderr: &exportertest.LockedBuffer{}}
 	p.cmd = exec.Command(exporterBinary, append([]string{"--web.listen-address=" + addr}, args...)...)
 	p.cmd.Stderr = p.stderr
+	if cred != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -55,55 +55,6 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	return false
 }
 
-// rotatingWriter writes a log the way logrotate rotates it: numbered
-// generations, renamed (the newest is .1) or copied and truncated, none
-// deleted, so that an exporter down for a while can still read them all.
-type rotatingWriter struct {
-	t       *testing.T
-	path    string
-	rotated int // generations next to the live file
-}
-
-func (w *rotatingWriter) write(lines []string) {
-	w.t.Helper()
-	exportertest.AppendLines(w.t, w.path, lines)
-}
-
-func (w *rotatingWriter) shift() {
-	w.t.Helper()
-	for k := w.rotated; k >= 1; k-- {
-		if err := os.Rename(fmt.Sprintf("%s.%d", w.path, k), fmt.Sprintf("%s.%d", w.path, k+1)); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	w.rotated++
-}
-
-// renameRotate moves the live file to .1; the next write creates it anew.
-func (w *rotatingWriter) renameRotate() {
-	w.t.Helper()
-	w.shift()
-	if err := os.Rename(w.path, w.path+".1"); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// copyTruncate copies the live file to .1 and truncates it in place.
-func (w *rotatingWriter) copyTruncate() {
-	w.t.Helper()
-	w.shift()
-	b, err := os.ReadFile(w.path)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.WriteFile(w.path+".1", b, 0o644); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.Truncate(w.path, 0); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
 // TestStateSurvivesKill9 replays a generated log, rotated by rename and by
 // copytruncate while it is written, to two exporters: one runs throughout,
 // the other has a state file and is killed with SIGKILL at random instants
@@ -130,19 +81,19 @@ func TestStateSurvivesKill9(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 4))
-	w := &rotatingWriter{t: t, path: live}
+	w := &exportertest.RotatingWriter{T: t, Path: live}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		rng := rand.New(rand.NewPCG(seed, 5)) // the writer's own
 		const chunk = 150
 		for i := 0; i < len(lines); i += chunk {
-			w.write(lines[i:min(i+chunk, len(lines))])
+			w.Write(lines[i:min(i+chunk, len(lines))])
 			switch n := i / chunk; {
 			case n%17 == 16:
-				w.copyTruncate()
+				w.CopyTruncate()
 			case n%7 == 6:
-				w.renameRotate()
+				w.RenameRotate()
 			}
 			time.Sleep(time.Duration(20+rng.IntN(40)) * time.Millisecond)
 		}
@@ -205,7 +156,7 @@ func TestStateSurvivesKill9(t *testing.T) {
 	if kills < minKills {
 		t.Fatalf("only %d kills: the log was written too fast to test anything", kills)
 	}
-	t.Logf("%d lines, %d rotations, %d kills (%d while the log was written)", len(lines), w.rotated, kills, killedWriting)
+	t.Logf("%d lines, %d rotations, %d kills (%d while the log was written)", len(lines), w.Rotated, kills, killedWriting)
 
 	want := logMetrics(caughtUp(t, reference.base, live, len(lines), truth))
 	got := logMetrics(caughtUp(t, "http://"+addr, live, len(lines), truth))

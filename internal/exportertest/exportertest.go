@@ -7,6 +7,7 @@ package exportertest
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -133,5 +134,55 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// RotatingWriter writes a log the way logrotate rotates it: numbered
+// generations, renamed (the newest is .1) or copied and truncated, none
+// deleted, so that an exporter down for a while can still read them all.
+type RotatingWriter struct {
+	T       *testing.T
+	Path    string
+	Rotated int // generations next to the live file
+}
+
+// Write appends lines to the live file, creating it if need be.
+func (w *RotatingWriter) Write(lines []string) {
+	w.T.Helper()
+	AppendLines(w.T, w.Path, lines)
+}
+
+func (w *RotatingWriter) shift() {
+	w.T.Helper()
+	for k := w.Rotated; k >= 1; k-- {
+		if err := os.Rename(fmt.Sprintf("%s.%d", w.Path, k), fmt.Sprintf("%s.%d", w.Path, k+1)); err != nil {
+			w.T.Fatal(err)
+		}
+	}
+	w.Rotated++
+}
+
+// RenameRotate moves the live file to .1; the next write creates it anew.
+func (w *RotatingWriter) RenameRotate() {
+	w.T.Helper()
+	w.shift()
+	if err := os.Rename(w.Path, w.Path+".1"); err != nil {
+		w.T.Fatal(err)
+	}
+}
+
+// CopyTruncate copies the live file to .1 and truncates it in place.
+func (w *RotatingWriter) CopyTruncate() {
+	w.T.Helper()
+	w.shift()
+	b, err := os.ReadFile(w.Path)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	if err := os.WriteFile(w.Path+".1", b, 0o644); err != nil {
+		w.T.Fatal(err)
+	}
+	if err := os.Truncate(w.Path, 0); err != nil {
+		w.T.Fatal(err)
 	}
 }
