@@ -92,6 +92,7 @@ type Exporter struct {
 	snapshots chan chan<- *collector.Snapshot
 	saver     *statefile.Saver
 	saveNow   chan struct{} // Reload's request to the saver
+	fresh     bool          // a state file is kept, and none was restored
 }
 
 // New builds the exporter, resumed from the state file if there is a usable
@@ -174,6 +175,7 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 			resume = positions{files: saved.Files, pods: saved.Pods}
 			level.Info(cfg.Logger).Log("msg", "Resuming from the state file", "path", cfg.StateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods))
 		}
+		e.fresh = saved == nil
 		if e.saver, err = statefile.NewSaver(statefile.SaverConfig{
 			Path: cfg.StateFile, Interval: cfg.SaveInterval, Snapshot: e.Snapshot,
 			Restored: saved != nil, Logger: cfg.Logger, Registerer: reg, Now: cfg.Now,

@@ -40,6 +40,13 @@ func (e *Exporter) Run(ctx context.Context, srv Server) error {
 		e.coll.Run(e.events, ticks, e.snapshots)
 		close(applied)
 	}()
+	if e.fresh && e.inputs.files != nil {
+		// The first save, before any line is read, knows the file each path
+		// starts in (see file.Manager.PinStart): a kill before the next save
+		// then loses nothing, even if that file is rotated meanwhile.
+		e.inputs.files.PinStart()
+		_ = e.saver.Save() // a failure is logged and counted; reading goes on
+	}
 	// The inputs outlive ctx: the last save takes them as they stand,
 	// before they stop (a stopping input counts its half-joined record as
 	// lost; after a restart the record is still joined).

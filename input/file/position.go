@@ -52,6 +52,46 @@ func (m *Manager) Positions() []FilePosition {
 	return out
 }
 
+// PinStart gives a run that has no saved positions (no state file yet, or
+// one set aside) the position of every file its paths name now, at its
+// start, as if it had been saved. A save taken before any line is read then
+// knows which file each path began in: killed before its next save and
+// restarted after a rotation, the exporter finds that file among the
+// rotated generations and reads it from its start, where it would otherwise
+// take it for history and lose it. Files that appear later, standard input
+// and --input.from=end are left as they are. It must run before Run.
+func (m *Manager) PinStart() {
+	if m.cfg.FromEnd || len(m.resume) > 0 {
+		return
+	}
+	pin := func(input, path string) {
+		of, err := openRegular(path)
+		if err != nil {
+			return // missing or unreadable: its follower will say so
+		}
+		defer of.close()
+		key, ok := keyOf(of.info)
+		if !ok {
+			return
+		}
+		var buf [fingerprintSize]byte
+		head, _, err := liveHead(of, buf[:])
+		if err != nil {
+			return
+		}
+		m.resume[path] = &FilePosition{Input: input, Path: path, Device: key.dev, Inode: key.ino, Head: slices.Clone(head)}
+	}
+	for _, in := range m.literals {
+		pin(in.value, in.path)
+	}
+	for _, g := range m.globs {
+		paths, _ := m.match(g, nil)
+		for _, p := range paths {
+			pin(g.value, p)
+		}
+	}
+}
+
 // publish records that every line of of before its offset (less what the
 // line reader holds of a line not complete yet) has been delivered. head is
 // the content's first bytes: of's own fingerprint, or, for a copy read from

@@ -143,3 +143,47 @@ func last(s []int) any {
 	}
 	return s[len(s)-1]
 }
+
+// TestPinStartKeepsTheFirstFile: a first run (no saved positions) pins the
+// file each path names at its start, so that a save before any line is read
+// knows it. Killed before a later save and restarted once that file was
+// rotated away, the exporter reads it from its rotated name, then the new
+// file: without the pin, the rotated one was taken for history and lost.
+func TestPinStartKeepsTheFirstFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.log")
+	writeFile(t, file, "a1\na2\n")
+	first := newHarness(t, Config{Paths: []string{file}, Gate: &input.Gate{}})
+	first.m.PinStart()
+	pos := first.m.Positions()
+	if len(pos) != 1 || pos[0].Path != file || pos[0].Offset != 0 || string(pos[0].Head) != "a1\na2\n" {
+		t.Fatalf("pinned positions %+v, want %s at offset 0 with its first bytes", pos, file)
+	}
+	// The first run dies before reading; the file is rotated and a new one
+	// written.
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, file, "b1\n")
+	h := startManager(t, Config{Paths: []string{file}, Gate: &input.Gate{}, Resume: pos, PollInterval: 5 * time.Millisecond})
+	h.waitLines(file, "a1", "a2", "b1")
+}
+
+// TestPinStartLeavesResumedAndFromEnd: a run that resumes keeps its saved
+// positions, and one that starts at the end pins nothing.
+func TestPinStartLeavesResumedAndFromEnd(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.log")
+	writeFile(t, file, "a1\na2\n")
+	saved := []FilePosition{{Input: file, Path: file, Device: 1, Inode: 2, Offset: 3}}
+	resumed := newHarness(t, Config{Paths: []string{file}, Gate: &input.Gate{}, Resume: saved})
+	resumed.m.PinStart()
+	if got := resumed.m.Positions(); len(got) != 1 || got[0].Inode != 2 || got[0].Offset != 3 {
+		t.Errorf("a resumed run's positions changed: %+v", got)
+	}
+	fromEnd := newHarness(t, Config{Paths: []string{file}, Gate: &input.Gate{}, FromEnd: true})
+	fromEnd.m.PinStart()
+	if got := fromEnd.m.Positions(); len(got) != 0 {
+		t.Errorf("--input.from=end pinned %+v", got)
+	}
+}
