@@ -22,12 +22,14 @@ func TestSIGHUPSavesAndLooksForNewFiles(t *testing.T) {
 	p := startExporter(t, "--input.path="+filepath.Join(dir, "*.log"), "--state.file="+state,
 		"--state.save-interval=1h", "--input.poll-interval=1h")
 	exportertest.WaitFor(t, "readiness", func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK })
-	if _, err := os.Stat(state); !os.IsNotExist(err) {
-		t.Fatalf("state file before any save: %v", err)
+	saves := func() float64 {
+		_, body := p.get(t, "/metrics")
+		return exportertest.Sample(t, body, "mirrord_exporter_state_saves_total")
 	}
 	exportertest.AppendLines(t, filepath.Join(dir, "b.log"), []string{`{"fields":{"message":"Session Start","session_id":"B","client_user":"bob"}}`})
 
 	for range 2 { // a second SIGHUP is as harmless as the first
+		before := saves()
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +37,11 @@ func TestSIGHUPSavesAndLooksForNewFiles(t *testing.T) {
 			_, body := p.get(t, "/metrics")
 			return strings.Contains(body, `client_user="bob"`)
 		})
-		exportertest.WaitFor(t, "the state file", func() bool { _, err := os.Stat(state); return err == nil })
+		exportertest.WaitFor(t, "a save", func() bool { return saves() > before })
+	}
+	// The second save came after b.log was followed: its position is kept.
+	if b, err := os.ReadFile(state); err != nil || !strings.Contains(string(b), "b.log") {
+		t.Errorf("state file after SIGHUP holds no position of b.log (%v):\n%s", err, b)
 	}
 	if code, _ := p.get(t, "/-/healthy"); code != http.StatusOK {
 		t.Errorf("after SIGHUP /-/healthy answers %d", code)
