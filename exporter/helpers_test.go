@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,16 +21,6 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
-
-func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
-	t.Helper()
-	var buf bytes.Buffer
-	truth, err := loggen.Generate(&buf, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), truth
-}
 
 // config is the configuration the command's flag defaults give, reading
 // paths, logging in logfmt to logs.
@@ -161,30 +150,7 @@ func (r *running) scrape(t *testing.T) string {
 // events of truth, and returns its exposition.
 func (r *running) caughtUp(t *testing.T, input string, lines int, truth loggen.Truth) string {
 	t.Helper()
-	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
-	var behind []string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		body := r.scrape(t)
-		behind = behind[:0]
-		for ev, n := range truth.Events {
-			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
-			if got := exportertest.Sample(t, body, series); got != n {
-				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
-			}
-		}
-		if got := exportertest.Sample(t, body, linesRead); got != float64(lines) {
-			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
-		}
-		if len(behind) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never read every line and applied every event:\n%s", strings.Join(behind, "\n"))
-		}
-	}
-	// Families are collected one after another: scrape again now that
-	// nothing moves.
-	return r.scrape(t)
+	return exportertest.CaughtUp(t, "the exporter", func() string { return r.scrape(t) }, input, lines, truth)
 }
 
 // listenerServer serves on a listener the test opened, so that its address

@@ -85,7 +85,7 @@ func stateConfig(dir, live string) exporter.Config {
 func TestStateAcrossTwoRotationsWhileDown(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "operator.log")
-	lines, truth := generatedLines(t, exportertest.GenConfig(loggen.CRI, 22))
+	lines, truth := exportertest.GeneratedLines(t, exportertest.GenConfig(loggen.CRI, 22))
 	cfg := stateConfig(dir, live)
 	cfg.SessionMaxAge = 0
 	w := &exportertest.RotatingWriter{T: t, Path: live}
@@ -173,7 +173,7 @@ func TestStateCorruptFileIsSetAside(t *testing.T) {
 			if err := os.WriteFile(cfg.StateFile, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			lines, truth := generatedLines(t, exportertest.GenConfig(loggen.Raw, 23))
+			lines, truth := exportertest.GeneratedLines(t, exportertest.GenConfig(loggen.Raw, 23))
 			exportertest.AppendLines(t, live, lines)
 			r := start(t, cfg, false)
 			body := r.caughtUp(t, live, len(lines), truth)

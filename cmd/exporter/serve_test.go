@@ -137,34 +137,11 @@ func (p *exporterProcess) stop(t *testing.T) {
 	}
 }
 
-// caughtUp waits until an exporter has read lines lines of input and
-// applied the events of truth, and returns its exposition.
+// caughtUp waits until the exporter at base has read lines lines of input
+// and applied the events of truth, and returns its exposition.
 func caughtUp(t *testing.T, base, input string, lines int, truth loggen.Truth) string {
 	t.Helper()
-	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
-	var behind []string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		body := scrape(t, base)
-		behind = behind[:0]
-		for ev, n := range truth.Events {
-			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
-			if got := exportertest.Sample(t, body, series); got != n {
-				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
-			}
-		}
-		if got := exportertest.Sample(t, body, linesRead); got != float64(lines) {
-			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
-		}
-		if len(behind) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never read every line and applied every event:\n%s", base, strings.Join(behind, "\n"))
-		}
-	}
-	// Families are collected one after another: scrape again now that
-	// nothing moves.
-	return scrape(t, base)
+	return exportertest.CaughtUp(t, base, func() string { return scrape(t, base) }, input, lines, truth)
 }
 
 func scrape(t *testing.T, base string) string {
@@ -181,16 +158,6 @@ func scrape(t *testing.T, base string) string {
 	return b.String()
 }
 
-func generatedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
-	t.Helper()
-	var buf bytes.Buffer
-	truth, err := loggen.Generate(&buf, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), truth
-}
-
 // TestServeFollowsGrowingAndRotatedFile runs the real binary on a glob,
 // grows the file, rotates it by rename (as the kubelet does) and scrapes
 // /metrics over HTTP until it equals the generator's truth.
@@ -199,7 +166,7 @@ func TestServeFollowsGrowingAndRotatedFile(t *testing.T) {
 	live := filepath.Join(dir, "operator.log")
 	cfg := exportertest.GenConfig(loggen.CRI, 11)
 	cfg.BigLines = false // a P/F sequence split by the test's rotation point would not be the generator's truth
-	lines, truth := generatedLines(t, cfg)
+	lines, truth := exportertest.GeneratedLines(t, cfg)
 
 	// A backlog is present at start; the rest arrives while following.
 	third := len(lines) / 3

@@ -70,7 +70,7 @@ func TestStateSurvivesKill9(t *testing.T) {
 	}
 	cfg := exportertest.GenConfig(loggen.CRI, 21)
 	cfg.Sessions = 600
-	lines, truth := generatedLines(t, cfg)
+	lines, truth := exportertest.GeneratedLines(t, cfg)
 	common := []string{"--input.path=" + live, "--input.poll-interval=20ms", "--session.max-age=0"}
 
 	reference := startExporter(t, common...)
@@ -200,7 +200,7 @@ func TestStateKubernetesKill9(t *testing.T) {
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "exporter.state")
 	cfg := exportertest.GenConfig(loggen.Raw, 24)
-	texts, truth := generatedLines(t, cfg)
+	texts, truth := exportertest.GeneratedLines(t, cfg)
 	stamp := time.Date(2026, 8, 17, 8, 0, 0, 0, time.UTC)
 	lines := make([]kubetest.Line, len(texts))
 	for i, text := range texts {

@@ -186,3 +186,45 @@ func (w *RotatingWriter) CopyTruncate() {
 		w.T.Fatal(err)
 	}
 }
+
+// GeneratedLines is the log cfg describes, as lines, and its truth.
+func GeneratedLines(t *testing.T, cfg loggen.Config) ([]string, loggen.Truth) {
+	t.Helper()
+	var buf bytes.Buffer
+	truth, err := loggen.Generate(&buf, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), truth
+}
+
+// CaughtUp waits until the exposition scrape returns shows lines lines of
+// input read and the events of truth applied, and returns the exposition.
+// what names the exporter in a failure.
+func CaughtUp(t *testing.T, what string, scrape func() string, input string, lines int, truth loggen.Truth) string {
+	t.Helper()
+	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": input})
+	var behind []string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body := scrape()
+		behind = behind[:0]
+		for ev, n := range truth.Events {
+			series := loggen.SeriesKey("mirrord_exporter_events_total", map[string]string{"event": ev})
+			if got := Sample(t, body, series); got != n {
+				behind = append(behind, fmt.Sprintf("%s = %v, want %v", series, got, n))
+			}
+		}
+		if got := Sample(t, body, linesRead); got != float64(lines) {
+			behind = append(behind, fmt.Sprintf("%s = %v, want %d", linesRead, got, lines))
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never read every line and applied every event:\n%s", what, strings.Join(behind, "\n"))
+		}
+	}
+	// Families are collected one after another: scrape again now that
+	// nothing moves.
+	return scrape()
+}
