@@ -281,6 +281,37 @@ func TestOnceGlobMatchingNothingWarns(t *testing.T) {
 	}
 }
 
+// A glob that matches nothing for unmatchedAlarm is logged once at error
+// level, naming what to check; a file matching it later is followed, and
+// said to be.
+func TestGlobMatchingNothingForLong(t *testing.T) {
+	dir := sameDir(t)
+	pattern := filepath.Join(dir, "*.log")
+	ticks := make(chan time.Time)
+	h := newHarness(t, Config{Paths: []string{pattern}, DisableInotify: true})
+	h.m.newTicker = manualTicks(ticks)
+	h.m.unmatchedPolls = 3
+	h.start()
+	for range 2 * h.m.unmatchedPolls {
+		h.tick(ticks)
+	}
+	file := filepath.Join(dir, "a.log")
+	writeFile(t, file, "1\n")
+	h.look(ticks)
+	h.waitLines(file, "1")
+	if err := h.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "level=error"); n != 1 || !strings.Contains(logs, "no file has matched the log path for") ||
+		!strings.Contains(logs, "operator.namespace and operator.container") {
+		t.Errorf("want one error line saying nothing matched and what to check, got %d:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "a file matches the log path now") {
+		t.Errorf("no line says a file matches now:\n%s", logs)
+	}
+}
+
 // A file deleted while followed (glob) is drained and its stream closed;
 // one created again under the name is a new stream read from its start.
 func TestDeletedWhileFollowed(t *testing.T) {

@@ -374,7 +374,7 @@ func (fl *follower) fail(op string, err error) {
 		fl.lastErr[i] = msg
 		if errors.Is(err, fs.ErrPermission) {
 			// Nothing is read until someone acts: say what to do.
-			level.Error(fl.m.logger).Log("msg", "the exporter may not read this operator log file; retrying. The kubelet writes root:root 0640 files: run the exporter with the root group (gid 0 as a supplemental group, as the Helm chart's files mode does) or as a user that can read them", "path", fl.path, "err", err)
+			level.Error(fl.m.logger).Log("msg", "the exporter may not read this operator log file; retrying. The kubelet writes root:root 0640 files: run the exporter with the root group (gid 0 as a supplemental group: the Helm chart's files mode adds it to podSecurityContext.supplementalGroups; a policy that strips it must allow it) or as a user that can read them", "path", fl.path, "err", err)
 			return
 		}
 		level.Warn(fl.m.logger).Log("msg", "log file "+op+" failed; retrying", "path", fl.path, "err", err)

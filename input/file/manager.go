@@ -27,6 +27,11 @@ const defaultPollInterval = 200 * time.Millisecond
 // holds. A rename rotation recreates the path within that time.
 const graceIntervals = 20
 
+// unmatchedAlarm is how long the globs may match no file before that is
+// logged at error level: long enough for a pod rollout or a rotation,
+// shorter than the MirrordExporterNoLogFile alert's 15 minutes.
+const unmatchedAlarm = 5 * time.Minute
+
 // Config configures a Manager.
 type Config struct {
 	// Paths are the --input.path values: glob patterns (filepath.Glob syntax)
@@ -76,6 +81,8 @@ type Manager struct {
 	maxLine int
 	poll    time.Duration
 	grace   time.Duration
+	// unmatchedPolls is unmatchedAlarm in poll intervals.
+	unmatchedPolls int
 
 	stdin    bool
 	literals []pathArg
@@ -138,6 +145,7 @@ func New(cfg Config) (*Manager, error) {
 		m.poll = defaultPollInterval
 	}
 	m.grace = graceIntervals * m.poll
+	m.unmatchedPolls = max(1, int(unmatchedAlarm/m.poll))
 	for _, p := range cfg.Paths {
 		switch {
 		case p == stdinName:
@@ -172,6 +180,14 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+func (m *Manager) globValues() []string {
+	values := make([]string, len(m.globs))
+	for i, g := range m.globs {
+		values[i] = g.value
+	}
+	return values
 }
 
 func isGlob(p string) bool {
@@ -330,6 +346,20 @@ func (m *Manager) runFollow(ctx context.Context) error {
 			}
 		}
 	}
+	// unmatched counts the polls in a row at which nothing was followed.
+	unmatched := 0
+	noteMatches := func() {
+		if len(active) > 0 || m.stdin {
+			if unmatched >= m.unmatchedPolls {
+				level.Info(m.logger).Log("msg", "a file matches the log path now", "input", strings.Join(m.globValues(), ","))
+			}
+			unmatched = 0
+			return
+		}
+		if unmatched++; unmatched == m.unmatchedPolls {
+			level.Error(m.logger).Log("msg", fmt.Sprintf("no file has matched the log path for %s, so no operator log is read. Where no mirrord operator pod runs on this node that is expected; otherwise check --input.path (the Helm chart's files mode builds it from operator.namespace and operator.container) and that the kubelet's /var/log/containers is mounted", time.Duration(m.unmatchedPolls)*m.poll), "input", strings.Join(m.globValues(), ","))
+		}
+	}
 	var tick <-chan time.Time
 	if len(m.globs) > 0 {
 		c, stop := m.newTicker(m.poll)
@@ -347,6 +377,7 @@ func (m *Manager) runFollow(ctx context.Context) error {
 			lookForNewFiles()
 		case <-tick:
 			lookForNewFiles()
+			noteMatches()
 		}
 	}
 }

@@ -88,6 +88,7 @@ type Follower struct {
 	mu     sync.Mutex
 	pods   map[types.UID]*podState
 	denied map[string]bool // operations refused with 403, logged once until they succeed
+	noPods bool            // the last list matched no pod and none was seen since
 	// resume holds the saved positions no instance took yet, by pod UID
 	// and container ID; live the instances whose positions are saved.
 	resume map[resumeKey]Position
@@ -253,7 +254,7 @@ func (f *Follower) forbidden(op string, err error) {
 		level.Debug(f.logger).Log("msg", "Still forbidden", "op", op, "err", err)
 		return
 	}
-	level.Error(f.logger).Log("msg", fmt.Sprintf("Missing RBAC permission: the exporter's service account needs %s in namespace %s; retrying with backoff", permission(op), f.cfg.Namespace), "op", op, "err", err)
+	level.Error(f.logger).Log("msg", fmt.Sprintf("Missing RBAC permission: the exporter's service account needs %s in namespace %s (the Helm chart's rbac.create, on by default, creates this Role; keep it true and operator.namespace the operator's namespace); retrying with backoff", permission(op), f.cfg.Namespace), "op", op, "err", err)
 }
 
 // allowed notes that op succeeded, so that a later 403 is logged again.
@@ -264,5 +265,18 @@ func (f *Follower) allowed(op string) {
 	f.mu.Unlock()
 	if was {
 		level.Info(f.logger).Log("msg", "Kubernetes API permission granted now", "permission", permission(op), "namespace", f.cfg.Namespace)
+	}
+}
+
+// noPodsListed logs at error level when a list matches no pod, once until a
+// pod matches again: with no pod there is nothing to read, and the usual
+// cause is a namespace or selector that does not name the operator.
+func (f *Follower) noPodsListed(none bool) {
+	f.mu.Lock()
+	was := f.noPods
+	f.noPods = none
+	f.mu.Unlock()
+	if none && !was {
+		level.Error(f.logger).Log("msg", fmt.Sprintf("No pod in namespace %s matches label selector %s, so no operator log is read; set the Helm chart's operator.namespace and operator.labelSelector (--kubernetes.namespace, --kubernetes.label-selector) to the mirrord operator's; watching for one", f.cfg.Namespace, f.cfg.LabelSelector))
 	}
 }

@@ -323,10 +323,13 @@ func TestListForbidden(t *testing.T) {
 	if isReady(r.f) {
 		t.Fatal("ready although listing pods is forbidden")
 	}
-	if n := r.logs.count("needs list on pods in namespace mirrord"); n != 1 {
-		t.Errorf("%d log lines name the missing permission, want 1:\n%s", n, r.logs)
+	if n := r.logs.count("needs list on pods in namespace mirrord (the Helm chart's rbac.create"); n != 1 {
+		t.Errorf("%d log lines name the missing permission and the chart value that grants it, want 1:\n%s", n, r.logs)
 	}
 	// Once the permission is granted, the list works and readiness follows.
+	p := newPipe(t)
+	rec.route = func(string) *pipe { return p }
+	api.AddPod("mirrord-operator-0", kubetest.PodOptions{})
 	api.ForbidList(false)
 	waitFor(t, "ready", func() bool { return isReady(r.f) })
 	if n := r.logs.count("permission granted"); n != 1 {
@@ -335,5 +338,24 @@ func TestListForbidden(t *testing.T) {
 	r.stop()
 	if strings.Contains(r.logs.String(), "level=error") && r.logs.count("level=error") != 1 {
 		t.Errorf("unexpected errors logged:\n%s", r.logs)
+	}
+}
+
+func TestNoPodMatches(t *testing.T) {
+	api := newFakeAPI(t)
+	p := newPipe(t)
+	rec := &recorder{t: t, route: func(string) *pipe { return p }}
+	r := startFollower(t, Config{Kubeconfig: api.Kubeconfig(), NewSink: rec.newSink})
+	waitFor(t, "ready", func() bool { return isReady(r.f) })
+	api.AddPod("mirrord-operator-0", kubetest.PodOptions{})
+	waitFor(t, "the pod followed", func() bool { return testutil.ToFloat64(r.f.metrics.podsFollow) == 1 })
+	r.stop()
+
+	const want = "No pod in namespace mirrord matches label selector app=mirrord-operator, so no operator log is read; set the Helm chart's operator.namespace and operator.labelSelector"
+	if n := r.logs.count(want); n != 1 || r.logs.count("level=error") != 1 {
+		t.Errorf("want one error line saying no pod matches and which chart values to set:\n%s", r.logs)
+	}
+	if n := r.logs.count("A pod matches the label selector now"); n != 1 {
+		t.Errorf("%d log lines say a pod matches now, want 1:\n%s", n, r.logs)
 	}
 }

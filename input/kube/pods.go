@@ -94,6 +94,10 @@ func (f *Follower) upsert(ctx context.Context, pod *corev1.Pod) {
 			started: make(map[string]bool),
 		}
 		f.pods[pod.UID] = st
+		if f.noPods {
+			f.noPods = false
+			level.Info(f.logger).Log("msg", "A pod matches the label selector now", "namespace", pod.Namespace, "pod", pod.Name)
+		}
 	}
 	st.pod = pod
 	close(st.changed)

@@ -95,6 +95,7 @@ func (f *Follower) list(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("list pods in namespace %s: %w", f.cfg.Namespace, err)
 	}
 	f.allowed(opList)
+	f.noPodsListed(len(list.Items) == 0)
 	// ctx, not reqCtx: the followers started here outlive the request.
 	f.sync(ctx, list.Items)
 	f.readyOnce.Do(func() {
@@ -181,7 +182,7 @@ func (f *Follower) watchFailed(op string, err error) string {
 		f.forbidden(op, err)
 		return reasonForbidden
 	case apierrors.IsNotFound(err):
-		level.Warn(f.logger).Log("msg", "Pods not found: does the namespace exist?", "op", op, "err", err)
+		level.Error(f.logger).Log("msg", fmt.Sprintf("Pods not found: does namespace %s exist? Set the Helm chart's operator.namespace (--kubernetes.namespace) to the mirrord operator's namespace", f.cfg.Namespace), "op", op, "err", err)
 		return reasonNotFound
 	}
 	level.Warn(f.logger).Log("msg", "Kubernetes API request failed; retrying with backoff", "op", op, "err", err)
