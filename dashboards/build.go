@@ -200,12 +200,22 @@ var Filters = []struct{ Var, Label string }{
 // sel gives the label matchers of the session dashboards' variables, plus
 // extra matchers, as a PromQL selector body in braces.
 func sel(extra ...string) string {
-	var m []string
+	m := []string{inCluster}
 	for _, f := range Filters {
 		m = append(m, fmt.Sprintf(`%s=~"$%s"`, f.Label, f.Var))
 	}
 	return "{" + strings.Join(append(m, extra...), ", ") + "}"
 }
+
+// inCluster filters by the cluster variable. Every selector has it: "All"
+// is ".*", which also matches series without a cluster label, so one
+// Prometheus without the label shows everything.
+const inCluster = `cluster=~"$cluster"`
+
+// clusterVar lists the clusters whose exporters report to this Prometheus
+// (a cluster label added by relabeling, external labels or remote write);
+// it is empty, and harmless, where there is none.
+var clusterVar = Var{"cluster", "Cluster", `label_values(mirrord_exporter_build_info, cluster)`}
 
 // noCopies leaves out the pods mirrord creates for copy_target, as
 // MetalBear's target panels do: a session on a copy is counted on its copy.
@@ -215,10 +225,11 @@ const noCopies = `target_name!~"mirrord-copy-.*"`
 // that each lists only values under the ones chosen before it.
 func sessionVars() []Var {
 	return []Var{
-		{"namespace", "Target namespace", `label_values(mirrord_sessions_started_total, target_namespace)`},
-		{"target_type", "Target type", `label_values(mirrord_sessions_started_total{target_namespace=~"$namespace"}, target_type)`},
-		{"target", "Target", `label_values(mirrord_sessions_started_total{target_namespace=~"$namespace", target_type=~"$target_type"}, target_name)`},
-		{"user", "User", `label_values(mirrord_sessions_started_total{target_namespace=~"$namespace", target_type=~"$target_type", target_name=~"$target"}, client_user)`},
+		clusterVar,
+		{"namespace", "Target namespace", `label_values(mirrord_sessions_started_total{cluster=~"$cluster"}, target_namespace)`},
+		{"target_type", "Target type", `label_values(mirrord_sessions_started_total{cluster=~"$cluster", target_namespace=~"$namespace"}, target_type)`},
+		{"target", "Target", `label_values(mirrord_sessions_started_total{cluster=~"$cluster", target_namespace=~"$namespace", target_type=~"$target_type"}, target_name)`},
+		{"user", "User", `label_values(mirrord_sessions_started_total{cluster=~"$cluster", target_namespace=~"$namespace", target_type=~"$target_type", target_name=~"$target"}, client_user)`},
 	}
 }
 
@@ -257,7 +268,7 @@ func overview() Dashboard {
 				Queries:     []Query{{distinctUsers("30d"), ""}}},
 			{Type: "stat", Title: "Operator's last event age", Unit: "s", W: 4, H: 4,
 				Description: "Time since the newest session, port or copy event in the operator's log. Grows while nobody uses mirrord, or when the log stream is lost; check the Exporter health dashboard.",
-				Queries:     []Query{{`time() - max(mirrord_last_event_timestamp_seconds)`, ""}}},
+				Queries:     []Query{{`time() - max(mirrord_last_event_timestamp_seconds{` + inCluster + `})`, ""}}},
 
 			{Type: "timeseries", Title: "Sessions started per hour", Unit: "short", W: 12, H: 8, Stack: true,
 				Description: "Rate of Session Start records, per hour, by target namespace.",
@@ -295,16 +306,16 @@ func overview() Dashboard {
 			{Type: "stat", Title: "Seat limit", Unit: "short", W: 6, H: 8,
 				Description: "Max seat count reached! records over the time range, and the active users the operator counted at the last one.",
 				Queries: []Query{
-					{`sum(increase(mirrord_seat_limit_reached_total[$__range]))`, "limit reached"},
-					{`max(mirrord_seat_limit_active_users)`, "active users at the limit"},
+					{`sum(increase(mirrord_seat_limit_reached_total{` + inCluster + `}[$__range]))`, "limit reached"},
+					{`max(mirrord_seat_limit_active_users{` + inCluster + `})`, "active users at the limit"},
 				}},
 
 			{Type: "timeseries", Title: "Traffic handled for sessions", Unit: "reqps", W: 12, H: 8, Stack: true,
 				Description: "Messages the operator processed for sessions (Message Processing records, operator 3.188 and later) per second, by kind (http, queue, message_bus) and mode. Not filtered by the variables: these records carry no user or target.",
-				Queries:     []Query{{`sum by (event_type, mode) (rate(mirrord_messages_processed_total[$__rate_interval]))`, "{{event_type}} {{mode}}"}}},
+				Queries:     []Query{{`sum by (event_type, mode) (rate(mirrord_messages_processed_total{` + inCluster + `}[$__rate_interval]))`, "{{event_type}} {{mode}}"}}},
 			{Type: "timeseries", Title: "HTTP responses to sessions by class", Unit: "reqps", W: 12, H: 8, Stack: true,
 				Description: "HTTP requests stolen or mirrored for sessions per second, by response status class (2xx, 5xx, ...). Not filtered by the variables: these records carry no user or target.",
-				Queries:     []Query{{`sum by (response_status_class) (rate(mirrord_messages_processed_total{event_type="http", response_status_class!=""}[$__rate_interval]))`, "{{response_status_class}}"}}},
+				Queries:     []Query{{`sum by (response_status_class) (rate(mirrord_messages_processed_total{` + inCluster + `, event_type="http", response_status_class!=""}[$__rate_interval]))`, "{{response_status_class}}"}}},
 		},
 	}
 }
@@ -413,13 +424,14 @@ func targets() Dashboard {
 }
 
 func exporter() Dashboard {
-	s := `{job=~"$job", instance=~"$instance"}`
+	s := `{` + inCluster + `, job=~"$job", instance=~"$instance"}`
 	return Dashboard{
 		File: "mirrord-exporter.json", UID: "mirrord-exporter-health", Title: "mirrord / Exporter health",
 		Description: "Is the exporter reading the operator's log, and reading it well: lines, bytes, malformed lines, files, Kubernetes log streams, state saves, series and the series cap.",
 		Vars: []Var{
-			{"job", "Job", `label_values(mirrord_exporter_build_info, job)`},
-			{"instance", "Instance", `label_values(mirrord_exporter_build_info{job=~"$job"}, instance)`},
+			clusterVar,
+			{"job", "Job", `label_values(mirrord_exporter_build_info{cluster=~"$cluster"}, job)`},
+			{"instance", "Instance", `label_values(mirrord_exporter_build_info{cluster=~"$cluster", job=~"$job"}, instance)`},
 		},
 		Panels: []Panel{
 			{Type: "stat", Title: "Up", Unit: "bool_yes_no", W: 4, H: 4,

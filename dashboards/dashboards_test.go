@@ -92,7 +92,7 @@ func loadAll(t *testing.T) map[string]dashboard {
 }
 
 // varLabel is the label each template variable filters.
-var varLabel = map[string]string{"job": "job", "instance": "instance"}
+var varLabel = map[string]string{"cluster": "cluster", "job": "job", "instance": "instance"}
 
 func init() {
 	for _, f := range Filters {
@@ -101,7 +101,7 @@ func init() {
 }
 
 // unlabelled metrics carry no user or target labels, so the session filters
-// cannot apply to them.
+// cannot apply to them; the cluster filter does.
 var unlabelled = []string{
 	"mirrord_last_event_timestamp_seconds",
 	"mirrord_seat_limit_reached_total",
@@ -245,7 +245,7 @@ func lintExpr(expr string, filters []string) []string {
 	for _, m := range metricRe.FindAllStringSubmatch(expr, -1) {
 		metric, matchers := m[1], m[2]
 		for _, v := range filters {
-			session := v != "job" && v != "instance"
+			session := v != "cluster" && v != "job" && v != "instance"
 			if session && slices.Contains(unlabelled, metric) {
 				continue
 			}
@@ -276,12 +276,13 @@ func closing(s string, open int) int {
 
 // TestLintCatches makes sure the lint rejects what it is meant to.
 func TestLintCatches(t *testing.T) {
-	all := []string{"namespace", "target_type", "target", "user"}
+	all := []string{"cluster", "namespace", "target_type", "target", "user"}
 	for _, expr := range []string{
 		`sum(rate(mirrord_sessions_started_total` + sel() + `[5m]))`,
 		`sum(irate(mirrord_sessions_started_total` + sel() + `[$__range]))`,
 		`sum(increase(mirrord_sessions_started_total` + sel() + `[1h]))`,
 		`sum(mirrord_sessions_active{client_user=~"$user"})`,
+		`time() - max(mirrord_last_event_timestamp_seconds)`,
 		`sum(mirrord_sessions_active` + sel() + `)) or vector(0)`,
 		`sum(mirrord_sessions_active{client_user=~"$user)`,
 		`max_over_time(mirrord_sessions_active` + sel() + `[1d])`,
@@ -290,7 +291,7 @@ func TestLintCatches(t *testing.T) {
 			t.Errorf("lint accepts %s", expr)
 		}
 	}
-	if p := lintExpr(`time() - max(mirrord_last_event_timestamp_seconds)`, all); len(p) > 0 {
-		t.Errorf("lint rejects an unlabelled metric without filters: %v", p)
+	if p := lintExpr(`time() - max(mirrord_last_event_timestamp_seconds{`+inCluster+`})`, all); len(p) > 0 {
+		t.Errorf("lint rejects an unlabelled metric filtered by cluster only: %v", p)
 	}
 }

@@ -33,7 +33,7 @@ var substitutions = strings.NewReplacer(
 	"$__range", "1h",
 	"$__interval", "1s",
 	"$namespace", ".*", "$target_type", ".*", "$target", ".*", "$user", ".*",
-	"$job", ".*", "$instance", ".*",
+	"$job", ".*", "$instance", ".*", "$cluster", ".*",
 )
 
 // TestEndToEnd runs the exporter on a generated operator log, a second one
@@ -81,7 +81,9 @@ func TestEndToEnd(t *testing.T) {
 	kubeAddr := startKubernetesExporter(ctx, t, exporterBin)
 
 	// Both instances in one job, as two replicas would be: the dashboards'
-	// $job and $instance take "All".
+	// $job and $instance take "All". Only the second has a cluster label, as
+	// relabeling would add: $cluster lists it, and its "All" keeps the
+	// first, which has none.
 	promAddr := freeAddr(t)
 	promURL := "http://" + promAddr
 	rules := rulesForTest(t, dir)
@@ -89,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 rule_files: [%s]
 scrape_configs:
   - job_name: mirrord-exporter
-    static_configs: [{targets: ["%s", "%s"]}]
+    static_configs: [{targets: ["%s"]}, {targets: ["%s"], labels: {cluster: eu-1}}]
 `, strings.Join(rules, ", "), exporterAddr, kubeAddr)
 	configPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
@@ -145,6 +147,11 @@ scrape_configs:
 				}
 			}
 		})
+	}
+	for sel, want := range map[string]int{`{cluster=~".*"}`: 2, `{cluster=~"eu-1"}`: 1} {
+		if n := query(ctx, t, promURL, "mirrord_exporter_build_info"+sel); n != want {
+			t.Errorf("%d exporters match %s, want %d", n, sel, want)
+		}
 	}
 	for _, path := range []string{"../deploy/prometheus/alerts.yml", "../deploy/prometheus/recording-rules.yml"} {
 		b, err := os.ReadFile(path)
