@@ -71,6 +71,16 @@ type options struct {
 }
 
 func parseFlags(args []string) (*options, error) {
+	app, o := newApp()
+	cmd, err := app.Parse(args)
+	if err != nil {
+		return nil, err
+	}
+	return o.check(cmd)
+}
+
+// newApp defines the commands and flags, bound to the options returned.
+func newApp() (*kingpin.Application, *options) {
 	app := kingpin.New("exporter", "Prometheus exporter for the mirrord operator's log stream.")
 	o := &options{web: kingpinflag.AddFlags(app, defaultListenAddress)}
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
@@ -124,10 +134,11 @@ func parseFlags(args []string) (*options, error) {
 
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	cmd, err := app.Parse(args)
-	if err != nil {
-		return nil, err
-	}
+	return app, o
+}
+
+// check validates the parsed options of command cmd.
+func (o *options) check(cmd string) (*options, error) {
 	o.command = cmd
 	switch o.logFormat {
 	case "logfmt", "json":
