@@ -81,7 +81,7 @@ func parseFlags(args []string) (*options, error) {
 
 // newApp defines the commands and flags, bound to the options returned.
 func newApp() (*kingpin.Application, *options) {
-	app := kingpin.New("exporter", "Prometheus exporter for the mirrord operator's log stream.")
+	app := kingpin.New("mirrord-exporter", "Prometheus exporter for the mirrord operator's log stream.")
 	o := &options{web: kingpinflag.AddFlags(app, defaultListenAddress)}
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of concurrent scrapes; 0 means no limit.").Default("40").IntVar(&o.maxRequests)

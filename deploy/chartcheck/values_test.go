@@ -30,6 +30,9 @@ type chartValues struct {
 		Scheme    string         `json:"scheme"`
 		TLSConfig map[string]any `json:"tlsConfig"`
 		BasicAuth map[string]any `json:"basicAuth"`
+		// The users' relabelings come after the chart's own.
+		Relabelings       []monitoringv1.RelabelConfig `json:"relabelings"`
+		MetricRelabelings []monitoringv1.RelabelConfig `json:"metricRelabelings"`
 	} `json:"serviceMonitor"`
 	PrometheusRule struct {
 		JobLabel string          `json:"jobLabel"`
@@ -190,6 +193,24 @@ func checkWebConfig(t *testing.T, m *manifests, spec corev1.PodSpec, c corev1.Co
 		if ep.BasicAuth != nil && (ep.BasicAuth.Username.Name == "" || ep.BasicAuth.Password.Name == "") {
 			t.Errorf("ServiceMonitor basicAuth names no Secret: %+v", ep.BasicAuth)
 		}
+		checkRelabelings(t, ep, v)
+	}
+}
+
+// checkRelabelings: the users' relabelings (a cluster label, say) follow the
+// chart's own, which set job, so that theirs can read or override it; their
+// metric relabelings (a hash of client_user, say) are passed as given.
+func checkRelabelings(t *testing.T, ep monitoringv1.Endpoint, v chartValues) {
+	t.Helper()
+	rc, want := ep.RelabelConfigs, v.ServiceMonitor.Relabelings
+	switch {
+	case len(rc) == 0 || rc[0].TargetLabel != "job":
+		t.Errorf("ServiceMonitor relabelings %+v: the chart's job relabeling is not first", rc)
+	case len(rc) < 1+len(want) || (len(want) > 0 && !reflect.DeepEqual(rc[len(rc)-len(want):], want)):
+		t.Errorf("ServiceMonitor relabelings %+v do not end with the values' %+v", rc, want)
+	}
+	if got := ep.MetricRelabelConfigs; !reflect.DeepEqual(got, v.ServiceMonitor.MetricRelabelings) && len(got)+len(v.ServiceMonitor.MetricRelabelings) > 0 {
+		t.Errorf("ServiceMonitor metricRelabelings %+v, want the values' %+v", got, v.ServiceMonitor.MetricRelabelings)
 	}
 }
 

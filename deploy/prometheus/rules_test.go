@@ -150,4 +150,24 @@ func TestEveryAlertHasARunbook(t *testing.T) {
 			t.Errorf("docs/runbooks.md has a section %q for no alert", s)
 		}
 	}
+
+	// The README's table of alerts lists the same ones.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\| (Mirrord\w+) \|`).FindAllSubmatch(readme, -1) {
+		listed[string(m[1])] = true
+	}
+	for a := range alerts {
+		if !listed[a] {
+			t.Errorf("README.md's table of alerts lacks %s", a)
+		}
+	}
+	for a := range listed {
+		if !alerts[a] {
+			t.Errorf("README.md's table of alerts lists %s, which alerts.yml does not have", a)
+		}
+	}
 }
