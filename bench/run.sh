@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times `exporter --once` against grep on the two workloads of the
 # performance targets (docs/performance.md), in each wrapper, and measures
-# the follow-mode latency and CPU use. Usage: bench/run.sh [lines]   (default 1000000)
+# the follow-mode latency and CPU use, then probes the running exporter
+# (bench/probe). Usage: bench/run.sh [lines]   (default 1000000)
 #
 # Two greps: `grep -c ''` only counts newlines (about 25M lines/s on the
 # reference machine), `grep -c $GREP_WORD` (default: session) searches every
@@ -31,6 +32,7 @@ echo "# $(date -u +%FT%TZ)  $(nproc) cores  $(grep -m1 'model name' /proc/cpuinf
 CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/exporter" ./cmd/exporter
 go build -o "$tmp/loggen" ./cmd/loggen
 go build -o "$tmp/latency" ./bench/latency
+go build -o "$tmp/probe" ./bench/probe
 
 # now_ns prints a monotonic-enough wall clock in nanoseconds.
 now_ns() { date +%s%N; }
@@ -99,3 +101,8 @@ echo
 for rate in 1000 10000 100000; do
   "$tmp/latency" -exporter "$tmp/exporter" -rate "$rate" -duration 5s
 done
+
+echo
+# The README's reliability figures: load, idle connections, hostile requests,
+# stalled readers, SIGTERM (about 1 minute).
+"$tmp/probe" -exporter "$tmp/exporter"

@@ -27,7 +27,8 @@ import (
 // label names (the configured labels, then the family's own ones).
 type Snapshot struct {
 	// Labels are the configured label names, in order; a state is only
-	// restored by a collector configured with the same ones.
+	// restored whole by a collector configured with the same ones (others
+	// take the parts that do not depend on them: RestoreUnlabelled).
 	Labels []string `json:"labels"`
 	// Latest is the operator's timestamp of the newest functional event
 	// applied; the zero time when there was none.
@@ -187,13 +188,45 @@ func (s *Snapshot) Sort() {
 	slices.SortFunc(s.Sessions, func(a, b SessionState) int { return strings.Compare(a.ID, b.ID) })
 }
 
+// ErrOtherLabels is wrapped by Restore's error for a snapshot made with
+// other labels than the collector's (or in another order), which
+// RestoreUnlabelled can take in part.
+var ErrOtherLabels = errors.New("made with other labels")
+
 // Restore makes a collector that has applied nothing continue from s. It
 // checks all of s first, and leaves the collector untouched on error.
 func (c *Collector) Restore(s *Snapshot) error {
+	return c.restore(s, true)
+}
+
+// RestoreUnlabelled is Restore of the parts of s that do not depend on the
+// configured labels, for a snapshot made with other ones: the events,
+// expired sessions and seat limit counters, the seat limit and last event
+// gauges, mirrord_messages_processed_total (labelled by the operator's
+// message fields alone), and every family's overflow and expiry counts. The
+// families labelled with the configured labels start empty, and the
+// sessions of s are dropped, as their series carry the old labels: it
+// returns the names of those families.
+func (c *Collector) RestoreUnlabelled(s *Snapshot) ([]string, error) {
+	if err := c.restore(s, false); err != nil {
+		return nil, err
+	}
+	var afresh []string
+	for _, f := range c.families() {
+		if f.labelled() {
+			afresh = append(afresh, f.name())
+		}
+	}
+	return afresh, nil
+}
+
+// restore restores s, all of it or (for a snapshot of other labels) the
+// parts that do not depend on the labels.
+func (c *Collector) restore(s *Snapshot, all bool) error {
 	if c.used {
 		return errors.New("restore state: the collector has already applied events")
 	}
-	if err := c.checkState(s); err != nil {
+	if err := c.checkState(s, all); err != nil {
 		return fmt.Errorf("restore state: %w", err)
 	}
 	c.used = true
@@ -215,9 +248,14 @@ func (c *Collector) Restore(s *Snapshot) error {
 	}
 	for _, f := range c.families() {
 		fs := byName[f.name()]
-		f.restore(fs)
+		if all || !f.labelled() {
+			f.restore(fs)
+		}
 		c.m.series.Overflow.WithLabelValues(fs.Name).Add(fs.Overflowed)
 		c.m.series.Expired.WithLabelValues(fs.Name).Add(fs.Expired)
+	}
+	if !all {
+		return nil
 	}
 	active, ports := c.m.sessionsActive, c.m.portsActive
 	for _, ss := range s.Sessions {
@@ -238,13 +276,14 @@ func (c *Collector) Restore(s *Snapshot) error {
 	return nil
 }
 
-// checkState returns why s cannot be restored into c, if it cannot.
-func (c *Collector) checkState(s *Snapshot) error {
+// checkState returns why s cannot be restored into c, if it cannot: all of
+// it, or only the parts that do not depend on the labels.
+func (c *Collector) checkState(s *Snapshot, all bool) error {
 	if s == nil {
 		return errors.New("no state")
 	}
-	if !slices.Equal(s.Labels, c.labels) {
-		return fmt.Errorf("made with labels %q, not the configured %q", s.Labels, c.labels)
+	if all && !slices.Equal(s.Labels, c.labels) {
+		return fmt.Errorf("%w: %q, not the configured %q", ErrOtherLabels, s.Labels, c.labels)
 	}
 	for event, v := range s.Events {
 		if _, known := decode.ParseKind(event); !known {
@@ -286,12 +325,19 @@ func (c *Collector) checkState(s *Snapshot) error {
 			return fmt.Errorf("family %s: missing", f.name())
 		}
 		delete(byName, f.name())
-		if err := f.check(fs); err != nil {
+		check := f.check
+		if !all && f.labelled() {
+			check = checkCounts
+		}
+		if err := check(fs); err != nil {
 			return fmt.Errorf("family %s: %w", fs.Name, err)
 		}
 	}
 	if len(byName) > 0 {
 		return fmt.Errorf("unknown families %v", slices.Sorted(maps.Keys(byName)))
+	}
+	if !all {
+		return nil
 	}
 
 	// Every session must refer to series of the state, and every gauge
@@ -309,44 +355,46 @@ func (c *Collector) checkState(s *Snapshot) error {
 	}
 	active, ports := held(c.m.sessionsActive.Name()), held(c.m.portsActive.Name())
 	ids := make(map[string]bool, len(s.Sessions))
-	for _, ss := range s.Sessions {
+	// Errors name a session or series by its place in the state, never by
+	// its values: they hold user and target names, and are logged.
+	for i, ss := range s.Sessions {
 		if ids[ss.ID] {
-			return fmt.Errorf("session %q: twice", ss.ID)
+			return fmt.Errorf("session #%d: its id twice", i)
 		}
 		ids[ss.ID] = true
 		switch {
 		case ss.Started != (ss.Active != nil):
-			return fmt.Errorf("session %q: started %v but active series %q", ss.ID, ss.Started, ss.Active)
+			return fmt.Errorf("session #%d: started %v but active series of %d values", i, ss.Started, len(ss.Active))
 		case !ss.Started && len(ss.Ports) == 0:
-			return fmt.Errorf("session %q: neither started nor holding ports", ss.ID)
+			return fmt.Errorf("session #%d: neither started nor holding ports", i)
 		}
 		if ss.Started {
 			if err := take(active, ss.Active); err != nil {
-				return fmt.Errorf("session %q: %s: %w", ss.ID, c.m.sessionsActive.Name(), err)
+				return fmt.Errorf("session #%d: %s: %w", i, c.m.sessionsActive.Name(), err)
 			}
 		}
 		seen := make(map[portKey]bool, len(ss.Ports))
 		for _, p := range ss.Ports {
 			mode, ok := parseMode(p.Mode)
 			if !ok {
-				return fmt.Errorf("session %q port %d: unknown mode %q", ss.ID, p.Port, p.Mode)
+				return fmt.Errorf("session #%d port %d: unknown mode %q", i, p.Port, p.Mode)
 			}
 			if seen[portKey{p.Port, mode}] {
-				return fmt.Errorf("session %q port %d %s: twice", ss.ID, p.Port, p.Mode)
+				return fmt.Errorf("session #%d port %d %s: twice", i, p.Port, p.Mode)
 			}
 			seen[portKey{p.Port, mode}] = true
 			if len(p.Series) == 0 || p.Series[len(p.Series)-1] != p.Mode {
-				return fmt.Errorf("session %q port %d: series %q is not of mode %s", ss.ID, p.Port, p.Series, p.Mode)
+				return fmt.Errorf("session #%d port %d: its series is not of mode %s", i, p.Port, p.Mode)
 			}
 			if err := take(ports, p.Series); err != nil {
-				return fmt.Errorf("session %q port %d: %s: %w", ss.ID, p.Port, c.m.portsActive.Name(), err)
+				return fmt.Errorf("session #%d port %d: %s: %w", i, p.Port, c.m.portsActive.Name(), err)
 			}
 		}
 	}
 	for name, left := range map[string]map[string]int64{c.m.sessionsActive.Name(): active, c.m.portsActive.Name(): ports} {
-		for key, n := range left {
+		for _, n := range left {
 			if n != 0 {
-				return fmt.Errorf("family %s: series %q held %d more times than sessions refer to it", name, strings.Split(key, string([]byte{keySep})), n)
+				return fmt.Errorf("family %s: a series held %d more times than sessions refer to it", name, n)
 			}
 		}
 	}
@@ -358,10 +406,10 @@ func take(held map[string]int64, values []string) error {
 	key := seriesKey(values)
 	n, ok := held[key]
 	if !ok {
-		return fmt.Errorf("series %q not in the state", values)
+		return errors.New("its series is not in the state")
 	}
 	if n <= 0 {
-		return fmt.Errorf("series %q referred to more often than it is held", values)
+		return errors.New("its series is referred to more often than it is held")
 	}
 	held[key] = n - 1
 	return nil
@@ -403,6 +451,9 @@ func appendSeriesKey(key []byte, values []string) []byte {
 // stateFamily saves and restores one capped family.
 type stateFamily interface {
 	name() string
+	// labelled tells whether the family's series start with the
+	// configured labels.
+	labelled() bool
 	snapshot(values map[any][]string) FamilyState
 	check(fs *FamilyState) error
 	// restore fills the family from a checked fs.
@@ -424,16 +475,19 @@ type familyCodec[T family.Metric] struct {
 	kind  seriesKind
 	read  func(T, *SeriesState)
 	write func(T, *SeriesState)
+	// unlabelled: its series have none of the configured labels.
+	unlabelled bool
 }
 
 // families are the capped families, in a fixed order.
 func (c *Collector) families() []stateFamily {
-	counter := func(v counterVec) stateFamily {
-		return familyCodec[*family.Scalar]{v: v, kind: counterSeries,
+	counterOf := func(v counterVec, unlabelled bool) stateFamily {
+		return familyCodec[*family.Scalar]{v: v, kind: counterSeries, unlabelled: unlabelled,
 			read:  func(m *family.Scalar, ss *SeriesState) { ss.Value = new(m.Value()) },
 			write: func(m *family.Scalar, ss *SeriesState) { m.Add(*ss.Value) },
 		}
 	}
+	counter := func(v counterVec) stateFamily { return counterOf(v, false) }
 	gauge := func(v gaugeVec) stateFamily {
 		return familyCodec[*family.Scalar]{v: v.Capped, kind: gaugeSeries,
 			read:  func(m *family.Scalar, ss *SeriesState) { ss.Value = new(m.Value()) },
@@ -454,11 +508,14 @@ func (c *Collector) families() []stateFamily {
 		counter(m.portsReleased),
 		gauge(m.portsActive),
 		counter(m.targetsCopied),
-		counter(m.messagesProcessed),
+		// Labelled by the operator's message fields alone.
+		counterOf(m.messagesProcessed, true),
 	}
 }
 
 func (f familyCodec[T]) name() string { return f.v.Name() }
+
+func (f familyCodec[T]) labelled() bool { return !f.unlabelled }
 
 func (f familyCodec[T]) snapshot(values map[any][]string) FamilyState {
 	fs := FamilyState{Name: f.v.Name(), Series: make([]SeriesState, 0, f.v.Len())}
@@ -472,21 +529,29 @@ func (f familyCodec[T]) snapshot(values map[any][]string) FamilyState {
 	return fs
 }
 
-func (f familyCodec[T]) check(fs *FamilyState) error {
+// checkCounts checks a family's overflow and expiry counts.
+func checkCounts(fs *FamilyState) error {
 	if err := checkCount(fs.Overflowed); err != nil {
 		return fmt.Errorf("overflowed: %w", err)
 	}
 	if err := checkCount(fs.Expired); err != nil {
 		return fmt.Errorf("expired: %w", err)
 	}
+	return nil
+}
+
+func (f familyCodec[T]) check(fs *FamilyState) error {
+	if err := checkCounts(fs); err != nil {
+		return err
+	}
 	keys := make(map[string]bool, len(fs.Series))
-	for _, ss := range fs.Series {
+	for i, ss := range fs.Series {
 		if err := f.checkSeries(&ss); err != nil {
-			return fmt.Errorf("series %q: %w", ss.Values, err)
+			return fmt.Errorf("series #%d: %w", i, err)
 		}
 		key := seriesKey(ss.Values)
 		if keys[key] {
-			return fmt.Errorf("series %q: twice", ss.Values)
+			return fmt.Errorf("series #%d: its values twice", i)
 		}
 		keys[key] = true
 	}

@@ -3,8 +3,11 @@ package collector
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -391,12 +394,133 @@ func TestRestoreRefusesOtherLabelConfiguration(t *testing.T) {
 	other := mustLabels(t, []string{"client_hostname"}, nil)
 	c, reg := stateCollector(t, other, &now)
 	_, emptyReg := stateCollector(t, other, &now)
-	if err := c.Restore(roundTrip(t, orig.Snapshot())); err == nil {
-		t.Fatal("restored a state made with other labels")
+	if err := c.Restore(roundTrip(t, orig.Snapshot())); !errors.Is(err, ErrOtherLabels) {
+		t.Fatalf("restoring a state made with other labels: %v, want ErrOtherLabels", err)
 	}
 	sameRegistries(t, "after a refused restore", emptyReg, reg)
 	if s := c.Snapshot(); len(s.Sessions) != 0 || s.Latest != (time.Time{}) {
 		t.Fatalf("collector not empty: %+v", s)
+	}
+}
+
+// TestRestoreUnlabelled restores a state made with other labels: what does
+// not depend on them is restored exactly, the families labelled from the
+// log start empty, and the sessions are dropped, so that their end lowers no
+// gauge the new collector never raised.
+func TestRestoreUnlabelled(t *testing.T) {
+	labels := mustLabels(t, nil, nil)
+	now := time.Date(2026, 8, 17, 10, 0, 0, 0, time.UTC)
+	orig, _ := stateCollector(t, labels, &now)
+	storyBeforeSnapshot(t, orig, decode.New(labels), &now)
+	saved := orig.Snapshot()
+
+	for name, other := range map[string]decode.LabelConfig{
+		"added":     mustLabels(t, []string{"client_hostname"}, nil),
+		"removed":   mustLabels(t, nil, []string{"client_name"}),
+		"reordered": mustLabels(t, []string{"client_hostname", "client_id"}, nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			saved := saved
+			if name == "reordered" {
+				// The state of the same labels in another order.
+				withTwo := mustLabels(t, []string{"client_id", "client_hostname"}, nil)
+				var now2 time.Time
+				o, _ := stateCollector(t, withTwo, &now2)
+				storyBeforeSnapshot(t, o, decode.New(withTwo), &now2)
+				saved = o.Snapshot()
+			}
+			c, reg := stateCollector(t, other, &now)
+			afresh, err := c.RestoreUnlabelled(roundTrip(t, saved))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{
+				"mirrord_sessions_started_total", "mirrord_sessions_ended_total", "mirrord_session_duration_seconds",
+				"mirrord_sessions_active", "mirrord_ports_stolen_total", "mirrord_ports_mirrored_total",
+				"mirrord_ports_released_total", "mirrord_ports_active", "mirrord_targets_copied_total",
+			}
+			if !slices.Equal(afresh, want) {
+				t.Errorf("families afresh: %v, want %v", afresh, want)
+			}
+			got := c.Snapshot()
+			if len(got.Sessions) != 0 {
+				t.Errorf("sessions restored: %+v", got.Sessions)
+			}
+			if !got.Latest.Equal(saved.Latest) || !reflect.DeepEqual(got.Events, saved.Events) ||
+				got.SessionsExpired != saved.SessionsExpired || got.SeatLimitReached != saved.SeatLimitReached ||
+				!reflect.DeepEqual(got.SeatLimitActiveUsers, saved.SeatLimitActiveUsers) ||
+				!reflect.DeepEqual(got.LastEventTimestamp, saved.LastEventTimestamp) {
+				t.Errorf("the unlabelled metrics differ:\n%s\n%s", encodeState(t, got), encodeState(t, saved))
+			}
+			for i, fs := range got.Families {
+				was := saved.Families[i]
+				if fs.Name != was.Name || fs.Overflowed != was.Overflowed || fs.Expired != was.Expired {
+					t.Errorf("family %s: overflowed %v, expired %v; saved %s: %v, %v", fs.Name, fs.Overflowed, fs.Expired, was.Name, was.Overflowed, was.Expired)
+				}
+				switch {
+				case fs.Name == "mirrord_messages_processed_total":
+					if len(was.Series) == 0 || !reflect.DeepEqual(fs.Series, was.Series) {
+						t.Errorf("%s: series %+v, saved %+v", fs.Name, fs.Series, was.Series)
+					}
+				case len(fs.Series) != 0:
+					t.Errorf("%s: series %+v, want none", fs.Name, fs.Series)
+				}
+			}
+			// S1 ends: it was forgotten, so no gauge goes below zero; a new
+			// session counts with the new labels.
+			apply(t, c, decode.New(other),
+				record("11:00:00", "Session End", sid("S1")+","+who("alice")+`,"session_duration":3600`),
+				record("11:00:01", "Port Release", withPort("S1", "alice", 8080)),
+				record("11:00:02", "Session Start", sid("S7")+","+who("alice")))
+			text := mirrordText(t, reg)
+			for _, line := range strings.Split(text, "\n") {
+				if strings.HasPrefix(line, "mirrord_sessions_active{") || strings.HasPrefix(line, "mirrord_ports_active{") {
+					if !strings.HasSuffix(line, " 0") && !strings.HasSuffix(line, " 1") {
+						t.Errorf("gauge not lowered from what it was raised to: %s", line)
+					}
+				}
+			}
+			if n := strings.Count(text, "\nmirrord_sessions_started_total{"); n != 1 {
+				t.Errorf("%d series of mirrord_sessions_started_total, want the new session's:\n%s", n, text)
+			}
+		})
+	}
+}
+
+// TestRestoreUnlabelledChecksWhatItRestores: a state of other labels whose
+// unlabelled parts are broken is refused, leaving the collector as new.
+func TestRestoreUnlabelledChecksWhatItRestores(t *testing.T) {
+	labels := mustLabels(t, nil, nil)
+	now := time.Date(2026, 8, 17, 10, 0, 0, 0, time.UTC)
+	orig, _ := stateCollector(t, labels, &now)
+	storyBeforeSnapshot(t, orig, decode.New(labels), &now)
+	other := mustLabels(t, []string{"client_hostname"}, nil)
+	for name, breakIt := range map[string]func(s *Snapshot){
+		"negative counter": func(s *Snapshot) { s.SeatLimitReached = -1 },
+		"unknown event":    func(s *Snapshot) { s.Events["nope"] = 1 },
+		"missing family":   func(s *Snapshot) { s.Families = s.Families[1:] },
+		"overflow count":   func(s *Snapshot) { s.Families[0].Overflowed = math.NaN() },
+		"message series": func(s *Snapshot) {
+			for i := range s.Families {
+				if s.Families[i].Name == "mirrord_messages_processed_total" {
+					s.Families[i].Series[0].Values = s.Families[i].Series[0].Values[1:]
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := roundTrip(t, orig.Snapshot())
+			breakIt(s)
+			c, reg := stateCollector(t, other, &now)
+			_, emptyReg := stateCollector(t, other, &now)
+			if _, err := c.RestoreUnlabelled(s); err == nil {
+				t.Fatal("restored")
+			}
+			sameRegistries(t, "after a refused restore", emptyReg, reg)
+			if c.used {
+				t.Fatal("collector changed")
+			}
+		})
 	}
 }
 

@@ -485,6 +485,12 @@ func exporter() Dashboard {
 					{`sum by (instance) (scrape_series_added` + s + `)`, "series added {{instance}}"},
 				}},
 
+			{Type: "timeseries", Title: "Stalled scrapes, cut label values", Unit: "short", W: 12, H: 8,
+				Description: "Per second: scrapes whose client did not take the response within --web.write-timeout (their connection closed: a client that does not read, or a very slow link), and label values over 256 bytes kept as their start and a hash, by field (hostile or broken records).",
+				Queries: []Query{
+					{`sum(rate(mirrord_exporter_scrapes_stalled_total` + s + `[$__rate_interval]))`, "stalled scrapes"},
+					{`sum by (field) (rate(mirrord_exporter_label_values_truncated_total` + s + `[$__rate_interval]))`, "cut {{field}}"},
+				}},
 			{Type: "timeseries", Title: "Kubernetes streams open", Unit: "short", W: 6, H: 8,
 				Description: "Pod log streams open to the Kubernetes API server (--kubernetes), by instance. Below Kubernetes pods followed: streams are reconnecting; see Kubernetes reconnects and Kubernetes API errors. No data: no instance runs with --kubernetes.",
 				Queries:     []Query{{`sum by (instance) (mirrord_exporter_kubernetes_streams_open` + s + `)`, "{{instance}}"}}},

@@ -6,6 +6,8 @@ package decode
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"hash/maphash"
 	"math"
 	"slices"
@@ -50,6 +52,35 @@ type Decoder struct {
 	strings  labelStrings
 	values   []string // scratch for labels
 	tuples   labelTuples
+	cut      []string // fields of the event being decoded whose values were cut
+	// field is the field of the last ReasonMissingField or
+	// ReasonInvalidField: a byte, which every record clears without the
+	// write barrier a string would take.
+	field field
+}
+
+// field is a field a rejection can name.
+type field uint8
+
+const (
+	noField field = iota
+	fieldSessionID
+	fieldPort
+	fieldSessionDuration
+	fieldScaleDown
+	fieldActiveUsers
+	fieldFields
+)
+
+// fieldKeys are the fields' keys in the operator's records.
+var fieldKeys = [...]string{
+	noField:              "",
+	fieldSessionID:       "session_id",
+	fieldPort:            "port",
+	fieldSessionDuration: "session_duration",
+	fieldScaleDown:       "scale_down",
+	fieldActiveUsers:     "active_users",
+	fieldFields:          "fields",
 }
 
 // New returns a Decoder that fills Event.Labels for the given labels.
@@ -66,6 +97,7 @@ var messageKey = []byte(`"message"`)
 // Plain-text records (operator.jsonLog off) still yield their events; the
 // others count as ReasonPlainText.
 func (d *Decoder) Decode(rec []byte, ev *Event) (bool, Reason) {
+	d.field = noField
 	rec = bytes.TrimSpace(rec)
 	if len(rec) == 0 {
 		return false, ReasonNone
@@ -213,6 +245,7 @@ func (d *Decoder) decodeCandidate(rec []byte, ev *Event) (bool, Reason) {
 	if _, found := find(d.top, "fields"); found {
 		// "fields" that is not an object (or a second one): not what any
 		// tracing formatter writes, so the event's fields cannot be trusted.
+		d.field = fieldFields
 		return false, ReasonInvalidField
 	}
 	// tracing-subscriber nests the event's fields under "fields"; other
@@ -236,16 +269,30 @@ func (d *Decoder) decodeCandidate(rec []byte, ev *Event) (bool, Reason) {
 	return d.finish(ev, eventFields{members: fields, flattened: flattened})
 }
 
+// Field names the field that made the last Decode return
+// ReasonMissingField or ReasonInvalidField: "session_id", "port",
+// "session_duration", "scale_down", "active_users", or "fields" when that
+// is not an object. It is "" after any other result. The name is the key
+// the operator writes, never a value, so it may be logged at any level.
+func (d *Decoder) Field() string { return fieldKeys[d.field] }
+
 // finish validates and types the fields of an event whose kind is known, and
 // extracts its labels.
 func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
-	f.strings = &d.strings
-	if reason := f.fill(ev); reason != ReasonNone {
+	d.cut = d.cut[:0]
+	f.strings, f.cut = &d.strings, &d.cut
+	if reason, bad := f.fill(ev); reason != ReasonNone {
+		d.field = bad
 		return false, reason
 	}
 	if ev.Kind.Functional() {
 		d.values = f.labels(d.labels, d.values)
 		ev.Labels = d.tuples.get(d.values)
+	}
+	if len(d.cut) > 0 {
+		// Rare (a hostile or broken record): its own slice, as the event
+		// outlives the decoder's scratch.
+		ev.Cut = slices.Clone(d.cut)
 	}
 	return true, ReasonNone
 }
@@ -293,9 +340,10 @@ type eventFields struct {
 	members   []member
 	flattened bool
 	strings   *labelStrings // nil: every value is a new string
+	cut       *[]string     // where the fields of values cut are noted; nil: nowhere
 }
 
-func (f eventFields) get(key string) (member, bool) {
+func (f *eventFields) get(key string) (member, bool) {
 	if key == "target" && f.flattened {
 		return f.sessionTarget()
 	}
@@ -310,7 +358,7 @@ func (f eventFields) get(key string) (member, bool) {
 // top-level "target" may also be the Rust module path that logged it
 // ("operator_session::controller"); mirrord targets contain a slash or are
 // "targetless".
-func (f eventFields) sessionTarget() (member, bool) {
+func (f *eventFields) sessionTarget() (member, bool) {
 	for _, m := range f.members {
 		if string(m.key) == "target" && m.kind == kindString &&
 			(bytes.IndexByte(m.val, '/') >= 0 || string(m.val) == "targetless") {
@@ -320,34 +368,35 @@ func (f eventFields) sessionTarget() (member, bool) {
 	return member{}, false
 }
 
-func (f eventFields) fill(ev *Event) Reason {
+// fill validates and types the event's fields; a rejection names its field.
+func (f *eventFields) fill(ev *Event) (Reason, field) {
 	switch ev.Kind {
 	case SessionStart:
 		return f.sessionID(ev)
 	case SessionEnd:
-		if r := f.sessionID(ev); r != ReasonNone {
-			return r
+		if r, bad := f.sessionID(ev); r != ReasonNone {
+			return r, bad
 		}
 		m, ok := f.get("session_duration")
 		if !ok {
-			return ReasonNone
+			return ReasonNone, noField
 		}
 		d, good := number(m)
 		if !good || d < 0 {
-			return ReasonInvalidField
+			return ReasonInvalidField, fieldSessionDuration
 		}
 		ev.Duration, ev.HasDuration = d, true
 	case PortSteal, PortMirror, PortRelease:
-		if r := f.sessionID(ev); r != ReasonNone {
-			return r
+		if r, bad := f.sessionID(ev); r != ReasonNone {
+			return r, bad
 		}
 		m, ok := f.get("port")
 		if !ok {
-			return ReasonMissingField
+			return ReasonMissingField, fieldPort
 		}
 		p, good := portNumber(m)
 		if !good {
-			return ReasonInvalidField
+			return ReasonInvalidField, fieldPort
 		}
 		ev.Port = p
 		if ev.Kind == PortSteal {
@@ -357,21 +406,21 @@ func (f eventFields) fill(ev *Event) Reason {
 	case CopyTarget:
 		m, ok := f.get("scale_down")
 		if !ok {
-			return ReasonMissingField
+			return ReasonMissingField, fieldScaleDown
 		}
 		b, good := boolean(m)
 		if !good {
-			return ReasonInvalidField
+			return ReasonInvalidField, fieldScaleDown
 		}
 		ev.ScaleDown = b
 	case SeatLimit:
 		m, ok := f.get("active_users")
 		if !ok {
-			return ReasonMissingField
+			return ReasonMissingField, fieldActiveUsers
 		}
 		n, good := number(m)
 		if !good || n < 0 {
-			return ReasonInvalidField
+			return ReasonInvalidField, fieldActiveUsers
 		}
 		ev.ActiveUsers = n
 	case MessageProcessing:
@@ -382,35 +431,51 @@ func (f eventFields) fill(ev *Event) Reason {
 			ev.StatusClass = statusClass(m)
 		}
 	}
-	return ReasonNone
+	return ReasonNone, noField
 }
 
-func (f eventFields) sessionID(ev *Event) Reason {
+func (f *eventFields) sessionID(ev *Event) (Reason, field) {
 	m, ok := f.get("session_id")
 	if !ok || len(m.val) == 0 {
-		return ReasonMissingField
+		return ReasonMissingField, fieldSessionID
 	}
 	if m.kind != kindString && m.kind != kindNumber {
-		return ReasonInvalidField
+		return ReasonInvalidField, fieldSessionID
 	}
-	ev.SessionID = labelValue(m.val)
-	return ReasonNone
+	// Not through f.strings: every session has its own id, which would
+	// only crowd out the labels that repeat.
+	id, cut := labelValue(m.val)
+	f.noteCut("session_id", cut)
+	ev.SessionID = id
+	return ReasonNone, noField
 }
 
 // text returns a field as a label value, "" when absent.
-func (f eventFields) text(key string) string {
+func (f *eventFields) text(key string) string {
 	m, ok := f.get(key)
 	if !ok {
 		return ""
 	}
-	return f.value(m.val)
+	return f.value(key, m.val)
 }
 
-func (f eventFields) value(b []byte) string {
+// value returns b as the value of the field name, noting a cut.
+func (f *eventFields) value(name string, b []byte) string {
+	var s string
+	var cut bool
 	if f.strings == nil {
-		return labelValue(b)
+		s, cut = labelValue(b)
+	} else {
+		s, cut = f.strings.get(b)
 	}
-	return f.strings.get(b)
+	f.noteCut(name, cut)
+	return s
+}
+
+func (f *eventFields) noteCut(name string, cut bool) {
+	if cut && f.cut != nil {
+		*f.cut = append(*f.cut, name)
+	}
 }
 
 // labelStrings hands out the same string for a label value seen before:
@@ -422,19 +487,20 @@ type labelStrings struct{ m map[string]string }
 // stream of distinct values costs no more than without it.
 const maxLabelStrings = 4096
 
-func (t *labelStrings) get(b []byte) string {
+// get returns labelValue(b); a value found in the table was not cut.
+func (t *labelStrings) get(b []byte) (string, bool) {
 	if s, ok := t.m[string(b)]; ok { // no allocation for the lookup
-		return s
+		return s, false
 	}
-	s := labelValue(b)
-	if len(b) > MaxLabelValueBytes || !utf8.Valid(b) {
-		return s // not b's own text: not a key to find it by
+	s, cut := labelValue(b)
+	if cut || !utf8.Valid(b) {
+		return s, cut // not b's own text: not a key to find it by
 	}
 	if t.m == nil || len(t.m) >= maxLabelStrings {
 		t.m = make(map[string]string, 64)
 	}
 	t.m[s] = s
-	return s
+	return s, false
 }
 
 // labelTuples hands out the same slice for label values seen before, as
@@ -479,7 +545,7 @@ func (t *labelTuples) get(values []string) []string {
 // labels returns the configured label values, in buf's array when it is
 // large enough. target_type and target_name fall back to the documented
 // "target" string when the record has neither.
-func (f eventFields) labels(cfg LabelConfig, buf []string) []string {
+func (f *eventFields) labels(cfg LabelConfig, buf []string) []string {
 	out := slices.Grow(buf[:0], len(cfg.names))[:len(cfg.names)]
 	var derivedType, derivedName string
 	derived := false
@@ -502,49 +568,84 @@ func (f eventFields) labels(cfg LabelConfig, buf []string) []string {
 }
 
 // target returns the session target's type and name.
-func (f eventFields) target() (string, string) {
+func (f *eventFields) target() (string, string) {
 	typ, hasType := f.get("target_type")
 	name, hasName := f.get("target_name")
 	if hasType || hasName {
-		return f.value(typ.val), f.value(name.val)
+		return f.value("target_type", typ.val), f.value("target_name", name.val)
 	}
 	t, ok := f.get("target")
 	if !ok || len(t.val) == 0 || string(t.val) == "targetless" {
 		// A targetless session has no target at all.
 		return "targetless", ""
 	}
-	parts := strings.SplitN(labelValue(t.val), "/", 3)
-	if len(parts) == 1 {
-		return parts[0], ""
+	// "type/name[/container/c]": split before the values are made, so
+	// that each is cut on its own and the hash of a long name is kept.
+	// ('/' is never part of a UTF-8 sequence: splitting raw bytes then
+	// replacing invalid ones is the same as the other way round.)
+	typBytes, rest, found := bytes.Cut(t.val, []byte("/"))
+	if !found {
+		return f.value("target_type", typBytes), ""
 	}
-	return parts[0], parts[1]
+	nameBytes, _, _ := bytes.Cut(rest, []byte("/"))
+	return f.value("target_type", typBytes), f.value("target_name", nameBytes)
 }
 
-// MaxLabelValueBytes is the longest label value (and session id) kept: a
-// longer one is cut to at most this many bytes, on a character boundary. No
-// real user, host or target name comes near it; a value that does is hostile
-// or broken and must not make every series it is in that large.
+// MaxLabelValueBytes is the longest label value (and session id) kept. No
+// real user, host or target name comes near it; a value that does is
+// hostile or broken and must not make every series it is in that large. A
+// longer value is cut (see labelValue) so that it still stands for itself
+// alone: two users sharing a long start stay two series.
 const MaxLabelValueBytes = 256
 
+// A value cut short ends with cutMark and the first cutHashHex hex digits
+// of the SHA-256 of the whole value (after invalid UTF-8 became U+FFFD).
+const (
+	cutMark    = "…"
+	cutHashHex = 8
+	// cutKeep is the most of the value's start a cut value keeps.
+	cutKeep = MaxLabelValueBytes - len(cutMark) - cutHashHex
+)
+
 // labelValue copies a value into a string that is valid UTF-8 (invalid bytes
-// become U+FFFD) and at most MaxLabelValueBytes long.
-func labelValue(b []byte) string {
+// become U+FFFD) and at most MaxLabelValueBytes long, and reports whether it
+// had to be cut. A longer value keeps its start, cut on a character
+// boundary, followed by cutMark and a hash of the whole value: the same
+// value is always cut the same way (state files keep label values across
+// restarts), and values that share their first cutKeep bytes stay apart.
+func labelValue(b []byte) (string, bool) {
 	if utf8.Valid(b) {
-		// Cut before copying, so that a huge value is never copied whole.
-		return string(b[:runeCut(b)])
+		if len(b) <= MaxLabelValueBytes {
+			return string(b), false
+		}
+		// Hashed in place, so that a huge value is never copied whole.
+		return cutValue(b[:runeCut(b, cutKeep)], sha256.Sum256(b)), true
 	}
 	// Rare: the copy is bounded by --input.max-line-bytes.
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return s[:runeCut(s)]
+	if len(s) <= MaxLabelValueBytes {
+		return s, false
+	}
+	return cutValue(s[:runeCut(s, cutKeep)], sha256.Sum256([]byte(s))), true
+}
+
+// cutValue is the start kept of a value cut short, then cutMark and the
+// first cutHashHex hex digits of sum, the whole value's SHA-256.
+func cutValue[T string | []byte](start T, sum [sha256.Size]byte) string {
+	var buf [MaxLabelValueBytes]byte
+	n := copy(buf[:], start)
+	n += copy(buf[n:], cutMark)
+	n += hex.Encode(buf[n:], sum[:cutHashHex/2])
+	return string(buf[:n])
 }
 
 // runeCut is the length of the longest prefix of valid UTF-8 b that is at
-// most MaxLabelValueBytes long and ends on a character boundary.
-func runeCut[T string | []byte](b T) int {
-	if len(b) <= MaxLabelValueBytes {
+// most max bytes long and ends on a character boundary.
+func runeCut[T string | []byte](b T, max int) int {
+	if len(b) <= max {
 		return len(b)
 	}
-	cut := MaxLabelValueBytes
+	cut := max
 	for cut > 0 && !utf8.RuneStart(b[cut]) {
 		cut--
 	}

@@ -3,12 +3,15 @@ package decode
 import (
 	"bytes"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzDecode: no record makes the decoder panic, every event it accepts has
-// one valid UTF-8 value of at most MaxLabelValueBytes per configured label,
+// one valid UTF-8 value of at most MaxLabelValueBytes per configured label
+// (and such a session id), and names only its value fields as cut,
 // the fast path never turns away a record that the full decode accepts (keys
 // written with escapes, which the operator never writes, aside), and the
 // decoder that saw every earlier input (its label strings and tuple tables
@@ -26,6 +29,9 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	// Values long enough to be cut.
+	long := strings.Repeat("é", MaxLabelValueBytes/2)
+	f.Add([]byte(`{"fields":{"message":"Port Steal","port":1,"session_id":"` + long + `x","client_user":"` + long + `","target":"pod/` + long + `/container/c"}}`))
 	labels, err := NewLabelConfig([]string{"client_id", "port"}, nil)
 	if err != nil {
 		f.Fatal(err)
@@ -58,12 +64,17 @@ func FuzzDecode(f *testing.F) {
 		if len(ev.Labels) != len(labels.names) {
 			t.Fatalf("%d label values for %d labels", len(ev.Labels), len(labels.names))
 		}
-		for _, v := range ev.Labels {
+		for _, v := range append([]string{ev.SessionID}, ev.Labels...) {
 			if !utf8.ValidString(v) {
 				t.Fatalf("label value %q is not valid UTF-8", v)
 			}
 			if len(v) > MaxLabelValueBytes {
 				t.Fatalf("label value of %d bytes, max %d", len(v), MaxLabelValueBytes)
+			}
+		}
+		for _, field := range ev.Cut {
+			if !slices.Contains(labels.ValueFields(), field) {
+				t.Fatalf("Cut names %q, not one of %q", field, labels.ValueFields())
 			}
 		}
 	})

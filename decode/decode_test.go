@@ -132,10 +132,47 @@ func TestDecode(t *testing.T) {
 			if ok != tc.ok || reason != tc.reason {
 				t.Fatalf("Decode = (%v, %q), want (%v, %q)", ok, reason, tc.ok, tc.reason)
 			}
+			if named := reason == ReasonMissingField || reason == ReasonInvalidField; (d.Field() != "") != named {
+				t.Errorf("Field() = %q after reason %q", d.Field(), reason)
+			}
 			if ok && !reflect.DeepEqual(ev, tc.want) {
 				t.Errorf("event\n got %+v\nwant %+v", ev, tc.want)
 			}
 		})
+	}
+}
+
+// TestDecodeNamesTheBadField: a missing or invalid field is named by its
+// key, whichever layout the record has, and a later record that is fine
+// names none.
+func TestDecodeNamesTheBadField(t *testing.T) {
+	d := New(mustLabels(t, nil, nil))
+	for rec, want := range map[string]struct {
+		reason Reason
+		field  string
+	}{
+		`{"fields":{"message":"Session Start","client_user":"canary@example.com"}}`:               {ReasonMissingField, "session_id"},
+		`{"fields":{"message":"Session Start","session_id":""}}`:                                  {ReasonMissingField, "session_id"},
+		`{"fields":{"message":"Session End","session_id":true}}`:                                  {ReasonInvalidField, "session_id"},
+		`{"fields":{"message":"Session End","session_id":"A","session_duration":-1}}`:             {ReasonInvalidField, "session_duration"},
+		`{"message":"Port Released","session_id":"A"}`:                                            {ReasonMissingField, "port"},
+		`{"fields":{"message":"Port Steal","session_id":"A","port":"http"}}`:                      {ReasonInvalidField, "port"},
+		`{"fields":{"message":"Copy Target"}}`:                                                    {ReasonMissingField, "scale_down"},
+		`{"fields":{"message":"Copy Target","scale_down":"maybe"}}`:                               {ReasonInvalidField, "scale_down"},
+		`{"fields":{"message":"Max seat count reached!"}}`:                                        {ReasonMissingField, "active_users"},
+		`{"fields":{"message":"Max seat count reached!","active_users":-2}}`:                      {ReasonInvalidField, "active_users"},
+		`{"fields":"x","message":"Session Start","session_id":"A"}`:                               {ReasonInvalidField, "fields"},
+		"2026-08-17T18:15:08.583869Z  INFO operator_session: Port Mirror session_id=1 port=x":     {ReasonInvalidField, "port"},
+		"2026-08-17T18:15:08.583869Z  INFO operator_session: Session Start client_user=\"alice\"": {ReasonMissingField, "session_id"},
+	} {
+		var ev Event
+		ok, reason := d.Decode([]byte(rec), &ev)
+		if ok || reason != want.reason || d.Field() != want.field {
+			t.Errorf("%s: Decode = (%v, %q), Field() = %q; want %q, %q", rec, ok, reason, d.Field(), want.reason, want.field)
+		}
+		if ok, _ := d.Decode([]byte(`{"fields":{"message":"Session Start","session_id":"A"}}`), &ev); !ok || d.Field() != "" {
+			t.Errorf("after a good record: ok %v, Field() = %q", ok, d.Field())
+		}
 	}
 }
 

@@ -88,7 +88,12 @@ type Event struct {
 	Labels []string
 
 	SessionID string
-	Port      uint16
+	// Cut names the fields whose values were longer than
+	// MaxLabelValueBytes and were cut (the label names, "session_id",
+	// "event_type", "mode", "queue_type"); nil for almost every event.
+	Cut []string
+
+	Port uint16
 	// Duration is session_duration in seconds; HasDuration is false when an
 	// End carries none (operators before 3.140.1 named it differently).
 	Duration     float64

@@ -54,3 +54,16 @@ func NewLabelConfig(add, remove []string) (LabelConfig, error) {
 
 // Names returns the label names in order.
 func (c LabelConfig) Names() []string { return slices.Clone(c.names) }
+
+// ValueFields lists the fields whose values an Event carries as text, each
+// at most MaxLabelValueBytes long: the labels, session_id and the Message
+// Processing fields. Event.Cut names only these.
+func (c LabelConfig) ValueFields() []string {
+	fields := c.Names()
+	for _, f := range []string{"session_id", "event_type", "mode", "queue_type"} {
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -93,6 +94,9 @@ type Exporter struct {
 	saver     *statefile.Saver
 	saveNow   chan struct{} // Reload's request to the saver
 	fresh     bool          // a state file is kept, and none was restored
+	// holdInputs keeps the gate closed after a snapshot: set by Run just
+	// before its last save, which its own goroutine takes.
+	holdInputs bool
 }
 
 // New builds the exporter, resumed from the state file if there is a usable
@@ -120,12 +124,20 @@ func New(cfg Config) (*Exporter, error) {
 	if !errors.Is(err, statefile.ErrCorrupt) && !errors.Is(err, errRestore) {
 		return nil, err
 	}
-	msg := "The state file cannot be used; set it aside and starting afresh (inputs are read as if there were no state)"
-	if aside, aerr := statefile.SetAside(cfg.StateFile, cfg.Now()); aerr != nil {
-		level.Error(cfg.Logger).Log("msg", msg+"; setting it aside failed too, it will be overwritten at the first save", "path", cfg.StateFile, "err", err, "set_aside_err", aerr)
-	} else {
-		level.Error(cfg.Logger).Log("msg", msg, "path", cfg.StateFile, "err", err, "kept_as", aside)
+	msg := fmt.Sprintf("The state file cannot be used; setting it aside (the newest %d such copies are kept) and starting afresh: inputs are read as if there were no state", statefile.KeepSetAside)
+	aside, removed, aerr := statefile.SetAside(cfg.StateFile, cfg.Now())
+	if aside == "" {
+		level.Error(cfg.Logger).Log("msg", "The state file cannot be used, nor set aside; starting afresh, and the first save will overwrite it", "path", cfg.StateFile, "err", err, "set_aside_err", aerr)
+		return build(cfg, nil)
 	}
+	keys := []any{"msg", msg, "path", cfg.StateFile, "err", err, "kept_as", aside}
+	if len(removed) > 0 {
+		keys = append(keys, "removed_older_copies", strings.Join(removed, ","))
+	}
+	if aerr != nil {
+		keys = append(keys, "remove_err", aerr)
+	}
+	level.Error(cfg.Logger).Log(keys...)
 	return build(cfg, nil)
 }
 
@@ -166,19 +178,36 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 		e.snapshots = make(chan chan<- *collector.Snapshot)
 		e.saveNow = make(chan struct{}, 1)
 		if saved != nil {
-			if err := coll.Restore(saved.Collector); err != nil {
+			// Other labels need not cost the positions: reading every log
+			// again takes long, and increase() over the restart would count
+			// the old lines again.
+			err := coll.Restore(saved.Collector)
+			var afresh []string
+			if errors.Is(err, collector.ErrOtherLabels) {
+				afresh, err = coll.RestoreUnlabelled(saved.Collector)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%w: collector: %w", errRestore, err)
 			}
 			if err := ing.Restore(saved.Ingest); err != nil {
 				return nil, fmt.Errorf("%w: %w", errRestore, err)
 			}
 			resume = positions{files: saved.Files, pods: saved.Pods}
-			level.Info(cfg.Logger).Log("msg", "Resuming from the state file", "path", cfg.StateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods))
+			keys := []any{"path", cfg.StateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods)}
+			if afresh == nil {
+				level.Info(cfg.Logger).Log(append([]any{"msg", "Resuming from the state file"}, keys...)...)
+			} else {
+				level.Warn(cfg.Logger).Log(append([]any{
+					"msg", "Resuming from the state file, which was saved with other labels: the inputs resume at their saved positions, but the families labelled from the log start afresh, and the sessions open then are forgotten (their series had the old labels)",
+					"saved_labels", strings.Join(saved.Collector.Labels, ","), "labels", strings.Join(labels.Names(), ","),
+					"families_afresh", strings.Join(afresh, ","), "sessions_forgotten", len(saved.Collector.Sessions),
+				}, keys...)...)
+			}
 		}
 		e.fresh = saved == nil
 		if e.saver, err = statefile.NewSaver(statefile.SaverConfig{
 			Path: cfg.StateFile, Interval: cfg.SaveInterval, Snapshot: e.Snapshot,
-			Restored: saved != nil, Logger: cfg.Logger, Registerer: reg, Now: cfg.Now,
+			Restored: saved != nil, RestoredSavedAt: savedAt(saved), Logger: cfg.Logger, Registerer: reg, Now: cfg.Now,
 		}); err != nil {
 			return nil, err
 		}
@@ -225,4 +254,12 @@ func (e *Exporter) Once(ctx context.Context) error {
 	// A saved log's "now" is its last event, not the wall clock.
 	e.coll.Expire(e.coll.LatestEventTime())
 	return nil
+}
+
+// savedAt is when saved was taken; zero without one.
+func savedAt(saved *statefile.File) time.Time {
+	if saved == nil {
+		return time.Time{}
+	}
+	return saved.SavedAt
 }

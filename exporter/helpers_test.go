@@ -169,6 +169,8 @@ func (s *listenerServer) Serve() error {
 
 func (s *listenerServer) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
+func (s *listenerServer) Close() error { return s.server.Close() }
+
 // get fetches url over HTTP.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
 
@@ -17,21 +18,31 @@ import (
 // expireEvery is how often sessions are checked against SessionMaxAge.
 const expireEvery = time.Minute
 
-// shutdownTimeout bounds how long the server's requests in flight may
-// delay the final save.
-const shutdownTimeout = 10 * time.Second
+// httpGrace is how long the requests in flight at shutdown have to finish
+// before their connections are closed. The state is saved before: a scraper
+// that stopped reading delays nothing that matters, and the whole shutdown
+// stays well inside a short termination grace period.
+const httpGrace = 2 * time.Second
+
+// closeWait bounds the wait for Close: closing a TLS connection writes an
+// alert, which a client that reads nothing can hold up for seconds.
+const closeWait = time.Second
 
 // Server serves the metrics while Run follows the logs: Serve blocks until
-// Shutdown or a failure.
+// Shutdown, Close or a failure.
 type Server interface {
 	Serve() error
+	// Shutdown stops accepting and waits for the requests in flight.
 	Shutdown(ctx context.Context) error
+	// Close closes every connection, requests in flight or not.
+	Close() error
 }
 
 // Run follows the inputs, and serves with srv (nil: none), until ctx is
 // cancelled, an input fails or srv does; then it shuts down in order: the
-// server, the periodic saves, a last save with the inputs as they stand,
-// the inputs, and the events in flight.
+// periodic saves, a last save with the inputs as they stand (held there
+// from then on), the server (httpGrace for its requests in flight, then
+// closed), the inputs, and the events in flight.
 func (e *Exporter) Run(ctx context.Context, srv Server) error {
 	logger := e.cfg.Logger
 	applied := make(chan struct{})
@@ -80,25 +91,60 @@ func (e *Exporter) Run(ctx context.Context, srv Server) error {
 		}
 		inputsDone <- nil
 	}
-	if srv != nil {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			level.Warn(logger).Log("msg", "HTTP shutdown", "err", serr)
-		}
-	}
 	stopSaver()
 	<-saverDone
 	if e.saver != nil {
-		if serr := e.saver.Save(); serr == nil {
-			level.Info(logger).Log("msg", "Saved the state file", "path", e.cfg.StateFile)
-		}
+		// Saved before waiting on any HTTP client, which may take its time.
+		// The snapshot holds the inputs until they stop: until the server
+		// is down every scrape shows exactly the state saved, so that no
+		// counter a scraper saw goes back after the restart.
+		e.holdInputs = true
+		_ = e.saver.SaveFinal() // logged either way
+	}
+	if srv != nil {
+		stopServer(srv, logger)
 	}
 	stopInputs()
+	if e.holdInputs {
+		e.gate.Open() // the inputs see their context ended
+	}
 	<-inputsDone
 	close(e.events)
 	<-applied
 	return err
+}
+
+// stopServer gives the requests in flight httpGrace to finish, then closes
+// their connections. Neither step is waited for longer than its bound:
+// neither a stalled client nor a TLS alert it never reads delays the exit.
+func stopServer(srv Server, logger log.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), httpGrace)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctx) }()
+	var err error
+	select {
+	case err = <-shut:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			level.Warn(logger).Log("msg", "HTTP shutdown", "err", err)
+		}
+		return
+	}
+	level.Warn(logger).Log("msg", fmt.Sprintf("HTTP requests still in flight %s into the shutdown (clients not reading their answer?); closing their connections", httpGrace))
+	closed := make(chan struct{})
+	go func() {
+		srv.Close() // the connections are what matters, not its error
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(closeWait):
+		level.Warn(logger).Log("msg", fmt.Sprintf("Closing the HTTP connections takes more than %s; exiting without waiting for them", closeWait))
+	}
 }
 
 // Reload is what SIGHUP asks for (logrotate's postrotate, systemd's
@@ -120,7 +166,8 @@ var errNoStateFile = errors.New("no state file: nothing to snapshot")
 
 // Snapshot takes the state at one instant: every input stopped between two
 // deliveries, every event they sent applied. It returns how long the inputs
-// were stopped. It needs a state file, and Run running.
+// were stopped (the last save of Run leaves them stopped). It needs a state
+// file, and Run running.
 func (e *Exporter) Snapshot() (*statefile.File, time.Duration, error) {
 	if e.gate == nil {
 		return nil, 0, errNoStateFile
@@ -142,9 +189,11 @@ func (e *Exporter) Snapshot() (*statefile.File, time.Duration, error) {
 	if e.inputs.pods != nil {
 		f.Pods = e.inputs.pods.Positions()
 	}
-	e.gate.Open()
+	if !e.holdInputs {
+		e.gate.Open()
+	}
 	paused := e.cfg.Now().Sub(start)
-	f.Collector.Sort() // with the inputs running again
+	f.Collector.Sort() // outside the pause
 	return f, paused, err
 }
 

@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -163,7 +164,7 @@ func TestStateCorruptFileIsSetAside(t *testing.T) {
 		"garbage":         "\x00not json",
 		"truncated":       `{"version":1,"collector":{"labels":[`,
 		"unknown version": `{"version":99,"collector":{}}`,
-		"other labels":    `{"version":1,"collector":{"labels":["client_user","something_else"]}}`,
+		"invalid counter": `{"version":1,"collector":{"labels":["client_user"],"seat_limit_reached":-1}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -200,7 +201,9 @@ func TestStateCorruptFileIsSetAside(t *testing.T) {
 }
 
 // TestStateSaveFailureIsCounted: a state file that cannot be written is
-// logged and counted, and the exporter goes on, and stops cleanly.
+// logged (once while saves fail) and counted, and the exporter goes on, and
+// stops cleanly, saying that the save at shutdown failed too and what that
+// means for the restart.
 func TestStateSaveFailureIsCounted(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "operator.log")
@@ -219,4 +222,61 @@ func TestStateSaveFailureIsCounted(t *testing.T) {
 	}
 	// A failing final save is no failure of Run's.
 	r.shutdown(t)
+	if !strings.Contains(r.logs.String(), `level=error msg="Saving the state file at shutdown failed; there is no saved state: after a restart the exporter starts afresh"`) {
+		t.Errorf("the failure of the last save is not logged:\n%s", r.logs)
+	}
+}
+
+// TestShutdownSavesFirstAndHoldsTheInputs: with a client holding the HTTP
+// server's shutdown, the state is saved at once, the inputs read nothing
+// more while the server still answers (every scrape then shows the state
+// saved, so no counter goes back after the restart), and Run returns once
+// the client's connection is closed, a few seconds later.
+func TestShutdownSavesFirstAndHoldsTheInputs(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "operator.log")
+	line := `{"timestamp":"2026-08-17T10:00:00Z","level":"INFO","fields":{"message":"Max seat count reached!","active_users":3}}`
+	exportertest.AppendLines(t, live, []string{line})
+	cfg := stateConfig(dir, live)
+	cfg.SaveInterval = time.Hour
+	r := start(t, cfg, true)
+	linesRead := loggen.SeriesKey("mirrord_exporter_log_lines_total", map[string]string{"input": live})
+	exportertest.WaitFor(t, "the first line", func() bool { return exportertest.Sample(t, r.scrape(t), linesRead) == 1 })
+
+	// A request whose headers never end keeps its connection active.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(r.url, "/metrics"), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /metrics HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // for the server to read it
+
+	stopped := time.Now()
+	r.stop()
+	exportertest.WaitFor(t, "the last save", func() bool {
+		return strings.Contains(r.logs.String(), `level=info msg="Saved the state file"`) // not the first save's debug line
+	})
+	saved := time.Since(stopped)
+	exportertest.AppendLines(t, live, []string{line, line})
+	time.Sleep(20 * cfg.PollInterval)
+	select {
+	case <-r.done:
+		t.Fatal("Run returned before the client's connection was closed")
+	default:
+	}
+	if got := exportertest.Sample(t, r.scrape(t), linesRead); got != 1 {
+		t.Errorf("while the server shuts down, %s = %v, want the 1 saved", linesRead, got)
+	}
+	r.shutdown(t)
+	returned := time.Since(stopped)
+	t.Logf("saved after %v, returned after %v", saved.Round(time.Millisecond), returned.Round(time.Millisecond))
+	if saved > time.Second || returned > 5*time.Second {
+		t.Errorf("saved after %v, returned after %v: want within 1s and 5s", saved, returned)
+	}
+	if !strings.Contains(r.logs.String(), "closing their connections") {
+		t.Errorf("closing the client's connection is not logged:\n%s", r.logs)
+	}
 }

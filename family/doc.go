@@ -11,4 +11,9 @@
 // about 1 GB. kube-state-metrics renders its own exposition for the same
 // reason. Their output is expfmt's and promhttp's, byte for byte, which the
 // tests hold for every format the handler negotiates.
+//
+// The handler renders each response into memory, compressed, before it
+// writes it: a scrape holds its in-flight slot only while it is rendered, so
+// that clients that do not read cannot starve the others (issue 18; the
+// handler type says what such a client costs).
 package family

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/klauspost/compress/zstd"
@@ -26,9 +27,14 @@ type HandlerOpts struct {
 	// protobuf text formats, left to promhttp.
 	Capped prometheus.Gatherer
 	Own    []Exposer
-	// MaxRequests limits the scrapes served at once, the rest answered 503
-	// as promhttp does; 0: no limit.
+	// MaxRequests limits the scrapes rendered at once, the rest answered
+	// 503 as promhttp does, and the responses waiting for their clients at
+	// once, the oldest cut off for a newer one; 0: no limit.
 	MaxRequests int
+	// WriteTimeout is the time a client has to take its whole response once
+	// it is rendered, after which its connection is closed and the scrape
+	// counted as stalled; 0: as long as the server allows.
+	WriteTimeout time.Duration
 	// ErrorLog logs the errors of a scrape, which are counted and
 	// otherwise ignored, as promhttp's ContinueOnError does.
 	ErrorLog promhttp.Logger
@@ -41,13 +47,12 @@ func acceptedFormats() []expfmt.Format {
 	return append(expfmt.DefaultOpenMetricsAcceptedFormats(), expfmt.FmtOpenMetrics_2_0_0)
 }
 
-// handler serves /metrics as promhttp does over every family, the capped
+// renderer writes /metrics as promhttp does over every family, the capped
 // ones written by themselves.
-type handler struct {
+type renderer struct {
 	rest     prometheus.Gatherer // everything but the capped families
 	own      []Exposer
 	fallback http.Handler // promhttp, for the formats we do not write
-	inFlight chan struct{}
 	errors   *prometheus.CounterVec
 	errorLog promhttp.Logger
 }
@@ -55,8 +60,13 @@ type handler struct {
 // NewHandler returns the /metrics handler: content negotiation
 // (expfmt.NegotiateAccept), the name[] filter, the in-flight limit, gzip
 // and zstd as promhttp offers them (klauspost/compress), promhttp's
-// instrumentation and error counter, registered on o.Registry (once: a
-// second handler on the same registry panics, as promhttp's does).
+// instrumentation and error counter, and the counter of stalled scrapes,
+// registered on o.Registry (once: a second handler on the same registry
+// panics, as promhttp's does).
+//
+// A scrape holds its in-flight slot only while its response is rendered
+// into memory, then has o.WriteTimeout to take it (see deliver), so that
+// clients that do not read cannot hold every slot.
 func NewHandler(o HandlerOpts) http.Handler {
 	return promhttp.InstrumentMetricHandler(o.Registry, newHandler(o))
 }
@@ -64,21 +74,22 @@ func NewHandler(o HandlerOpts) http.Handler {
 // newHandler is NewHandler without promhttp's instrumentation, whose
 // counters would move between two scrapes a test compares.
 func newHandler(o HandlerOpts) http.Handler {
-	h := &handler{
-		rest: o.Registry, own: o.Own, errorLog: o.ErrorLog,
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "promhttp_metric_handler_errors_total",
-			Help: "Total number of internal errors encountered by the promhttp metric handler.",
-		}, []string{"cause"}),
-	}
-	h.errors.WithLabelValues("gathering")
-	h.errors.WithLabelValues("encoding")
-	// promhttp finds it registered and counts into it too.
-	o.Registry.MustRegister(h.errors)
-	if o.MaxRequests > 0 {
-		h.inFlight = make(chan struct{}, o.MaxRequests)
-	}
-	h.fallback = promhttp.HandlerFor(prometheus.Gatherers{o.Registry, o.Capped}, promhttp.HandlerOpts{
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promhttp_metric_handler_errors_total",
+		Help: "Total number of internal errors encountered by the promhttp metric handler.",
+	}, []string{"cause"})
+	errs.WithLabelValues("gathering")
+	errs.WithLabelValues("encoding")
+	stalled := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mirrord_exporter_scrapes_stalled_total",
+		Help: "Scrapes of /metrics whose client did not take the whole response within --web.write-timeout, " +
+			"or that were cut off for a newer one while --web.max-requests responses were waiting for their clients; " +
+			"their connections were closed.",
+	})
+	// promhttp finds errs registered and counts into it too.
+	o.Registry.MustRegister(errs, stalled)
+	r := &renderer{rest: o.Registry, own: o.Own, errorLog: o.ErrorLog, errors: errs}
+	r.fallback = promhttp.HandlerFor(prometheus.Gatherers{o.Registry, o.Capped}, promhttp.HandlerOpts{
 		ErrorLog:        o.ErrorLog,
 		ErrorHandling:   promhttp.ContinueOnError,
 		AcceptedFormats: acceptedFormats(),
@@ -99,19 +110,10 @@ func newHandler(o HandlerOpts) http.Handler {
 	if err != nil {
 		panic(fmt.Sprintf("compression options: %v", err)) // constant, and valid
 	}
-	return compress(h)
+	return newDeliveringHandler(compress(r), o, errs, stalled)
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.inFlight != nil {
-		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
-		default:
-			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", cap(h.inFlight)), http.StatusServiceUnavailable)
-			return
-		}
-	}
+func (h *renderer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NegotiateAccept(r.Header, acceptedFormats()...)
 	ownFormat, ours := writtenHere(format)
 	if !ours {

@@ -206,7 +206,7 @@ func (c *Capped[T]) CheckValues(values []string, overflow bool) error {
 			return errors.New("label value not valid UTF-8")
 		}
 		if overflow && !c.fixed[i] && v != OverflowValue {
-			return fmt.Errorf("overflow series with label value %q", v)
+			return fmt.Errorf("overflow series with label %d not %s", i, OverflowValue)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mirrord-exporter/mirrord-exporter/decode"
+	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
+	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
 // TestEveryBadLineIsCountedAndTheNextCounts feeds each kind of bad line the
@@ -135,5 +138,87 @@ func TestMalformedReasonLabels(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(shown, want) {
 		t.Errorf("reason labels shown at start: %q, want %q", shown, want)
+	}
+}
+
+// TestWarningsSayWhyAndWhereNotWhat: a warning about an unusable record
+// names the reason, the field at fault, the stream and the line's position,
+// and holds nothing of the record, whose values (users, names, hosts,
+// session ids) reach the exporter's log only at debug level.
+func TestWarningsSayWhyAndWhereNotWhat(t *testing.T) {
+	const canary = "canary.7f3a@corp.example"
+	var logs bytes.Buffer
+	now := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
+	p, _, _ := newTestPipeline(t, &logs, &now)
+	s := p.NewSink("/var/log/op*.log", "/var/log/op.log")
+	lines := []string{
+		`{"fields":{"message":"Session Start","client_user":"` + canary + `","client_name":"` + canary + `"}}`,
+		`{"fields":{"message":"Port Steal","session_id":"` + canary + `","port":"` + canary + `","client_user":"` + canary + `"}}`,
+	}
+	for _, l := range lines {
+		s.Line([]byte(l))
+	}
+	s.Flush()
+	var warnings, debug []string
+	for l := range strings.Lines(logs.String()) {
+		switch {
+		case strings.HasPrefix(l, "level=warn "):
+			warnings = append(warnings, l)
+		case strings.HasPrefix(l, "level=debug "):
+			debug = append(debug, l)
+		}
+	}
+	want := []string{
+		`level=warn msg="Skipping unusable log line; every one is logged at debug level, with its content" reason=missing_field field=session_id file=/var/log/op.log line=1 offset=0 unreported_since_last_warning=0` + "\n",
+		`level=warn msg="Skipping unusable log line; every one is logged at debug level, with its content" reason=invalid_field field=port file=/var/log/op.log line=2 offset=` + fmt.Sprint(len(lines[0])+1) + ` unreported_since_last_warning=0` + "\n",
+	}
+	if !slices.Equal(warnings, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, ""), strings.Join(want, ""))
+	}
+	if len(debug) != 2 || !strings.Contains(debug[0], canary) || !strings.Contains(debug[1], canary) {
+		t.Errorf("the records are not logged at debug:\n%s", strings.Join(debug, ""))
+	}
+}
+
+// TestWarningsHoldOnlyKnownKeys: on a generated log with every kind of bad
+// line, every warning holds only the keys that say why and where, with
+// values from the fixed lists of reasons and fields.
+func TestWarningsHoldOnlyKnownKeys(t *testing.T) {
+	for _, w := range []loggen.Wrapper{loggen.Raw, loggen.Docker, loggen.CRI} {
+		var buf bytes.Buffer
+		if _, err := loggen.Generate(&buf, loggen.Config{Seed: 3, Sessions: 100, NoiseRatio: 0.6, BigLines: true, Nasty: true, Wrapper: w}); err != nil {
+			t.Fatal(err)
+		}
+		lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
+		got := runBatches(t, unwrap.Auto, 30_000, 1, lines, []int{100})
+		warned := 0
+		for entry := range strings.Lines(got.logs) {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(entry), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e["level"] != "warn" {
+				continue
+			}
+			warned++
+			for k, v := range e {
+				switch k {
+				case "level", "msg", "file", "line", "offset", "unreported_since_last_warning":
+				case "reason":
+					if !slices.Contains(Reasons(), Reason(v.(string))) {
+						t.Errorf("reason %q", v)
+					}
+				case "field":
+					if !slices.Contains([]string{"session_id", "port", "session_duration", "scale_down", "active_users", "fields"}, v.(string)) {
+						t.Errorf("field %q", v)
+					}
+				default:
+					t.Errorf("%v: warning with key %q: %s", w, k, entry)
+				}
+			}
+		}
+		if warned < 4 {
+			t.Errorf("%v: %d warnings, want one per reason found", w, warned)
+		}
 	}
 }

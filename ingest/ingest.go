@@ -6,6 +6,7 @@ package ingest
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,6 +74,7 @@ type Pipeline struct {
 	bytes       *prometheus.CounterVec
 	records     *prometheus.CounterVec
 	malformed   *prometheus.CounterVec
+	truncated   *prometheus.CounterVec
 
 	plainTextOnce sync.Once
 	warnMu        sync.Mutex
@@ -115,6 +117,10 @@ func New(cfg Config) (*Pipeline, error) {
 			Name: "mirrord_exporter_malformed_lines_total",
 			Help: "Lines or records that could not be used, by reason.",
 		}, []string{"reason"}),
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mirrord_exporter_label_values_truncated_total",
+			Help: "Label values and session ids longer than 256 bytes, kept as their start and a hash of the whole value, by the event field they came from.",
+		}, []string{"field"}),
 		lastWarn:   make(map[Reason]time.Time),
 		suppressed: make(map[Reason]int),
 		sinks:      make(map[string]*sink),
@@ -126,7 +132,10 @@ func New(cfg Config) (*Pipeline, error) {
 	for _, w := range []unwrap.Format{unwrap.JSON, unwrap.Docker, unwrap.CRI} {
 		p.records.WithLabelValues(w.String())
 	}
-	for _, c := range []prometheus.Collector{p.lines, p.bytes, p.records, p.malformed} {
+	for _, f := range cfg.Labels.ValueFields() {
+		p.truncated.WithLabelValues(f)
+	}
+	for _, c := range []prometheus.Collector{p.lines, p.bytes, p.records, p.malformed, p.truncated} {
 		if err := cfg.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingest metrics: %w", err)
 		}
@@ -175,6 +184,9 @@ type sink struct {
 
 	pending      []pendingLine
 	pendingBytes int
+	// read is where the pending lines start: the lines and bytes of the
+	// stream delivered before them in this run.
+	read position
 
 	// Counted since the last Flush: an atomic add per line on counters
 	// that scrapes read from the other core costs more than the rest of
@@ -193,12 +205,14 @@ func (s *sink) Line(line []byte) {
 func (s *sink) LineTooLong(size int) {
 	s.newLines++
 	s.newBytes += int64(size + 1)
-	s.pending = append(s.pending, pendingLine{tooLong: true})
+	s.pending = append(s.pending, pendingLine{skipped: size})
 }
 
 // Flush runs the lines since the last Flush and publishes their counts.
 func (s *sink) Flush() {
 	s.runPending()
+	s.read.lines += s.newLines
+	s.read.offset += s.newBytes
 	if s.newLines == 0 {
 		return
 	}
@@ -220,40 +234,85 @@ func (s *sink) Close() {
 	}
 	s.p.sinksMu.Unlock()
 	for n := s.main.stream.Flush(); n > 0; n-- {
-		s.p.reject(ReasonUnterminatedPartial, s.name, "")
+		// Its parts came on lines before, which the stream does not
+		// keep track of.
+		s.p.reject(rejection{reason: ReasonUnterminatedPartial, at: position{lines: noLine}}, s.name)
 	}
 }
 
+// send hands an event on, in line order, and counts the values cut in it.
+func (s *sink) send(ev *decode.Event) {
+	for _, field := range ev.Cut {
+		s.p.truncated.WithLabelValues(field).Inc()
+	}
+	s.p.cfg.Events <- *ev
+}
+
+// position is where a line starts in its stream, counted from where this
+// run began reading the stream: the lines and bytes before it.
+type position struct{ lines, offset int64 }
+
+// noLine, as a position's lines, stands for a rejection no one line stands
+// for.
+const noLine = -1
+
+// advance moves p past a line of size bytes and its newline.
+func (p *position) advance(size int) {
+	p.lines++
+	p.offset += int64(size) + 1
+}
+
+// rejection is a line or record that cannot be used: why, the field at
+// fault (for missing_field and invalid_field), where its line (the last,
+// for a record joined from parts) starts, and an excerpt of it.
+type rejection struct {
+	reason Reason
+	field  string
+	at     position
+	record string
+}
+
 // rejectRecord counts and logs a record that cannot be used, in line order.
-func (s *sink) rejectRecord(reason Reason, text string) {
-	if reason == Reason(decode.ReasonPlainText) {
+func (s *sink) rejectRecord(r rejection) {
+	if r.reason == Reason(decode.ReasonPlainText) {
 		s.p.plainTextOnce.Do(func() {
 			level.Warn(s.p.cfg.Logger).Log("msg", "The operator writes plain-text logs, which carry no readable events: set operator.jsonLog: true in the mirrord-operator Helm chart values (env OPERATOR_JSON_LOG=true)", "file", s.name)
 		})
 	}
-	s.p.reject(reason, s.name, text)
+	s.p.reject(r, s.name)
 }
 
-// reject counts an unusable line and logs it (line is its excerpt): every one
-// at debug, and at most one per reason per warnEvery at warn, with how many
-// went unreported.
-func (p *Pipeline) reject(reason Reason, name string, line string) {
-	p.malformed.WithLabelValues(string(reason)).Inc()
-	level.Debug(p.cfg.Logger).Log("msg", "Skipping unusable log line", "reason", reason, "file", name, "line", line)
+// reject counts an unusable line of the stream name and logs it: every one
+// at debug, with its excerpt, and at most one per reason per warnEvery at
+// warn, with how many went unreported. The warning says why and where, never
+// what the record holds: records carry who used mirrord (users, names,
+// hosts), which the exporter's own log must not spread at the default level.
+func (p *Pipeline) reject(r rejection, name string) {
+	p.malformed.WithLabelValues(string(r.reason)).Inc()
+	where := []any{"reason", r.reason}
+	if r.field != "" {
+		where = append(where, "field", r.field)
+	}
+	where = append(where, "file", name)
+	if r.at.lines != noLine {
+		// 1-based, as editors and sed count lines.
+		where = append(where, "line", r.at.lines+1, "offset", r.at.offset)
+	}
+	level.Debug(p.cfg.Logger).Log(slices.Concat([]any{"msg", "Skipping unusable log line"}, where, []any{"record", r.record})...)
 
 	now := p.cfg.Now()
 	p.warnMu.Lock()
-	last, seen := p.lastWarn[reason]
+	last, seen := p.lastWarn[r.reason]
 	if seen && now.Sub(last) < warnEvery {
-		p.suppressed[reason]++
+		p.suppressed[r.reason]++
 		p.warnMu.Unlock()
 		return
 	}
-	suppressed := p.suppressed[reason]
-	p.lastWarn[reason] = now
-	p.suppressed[reason] = 0
+	suppressed := p.suppressed[r.reason]
+	p.lastWarn[r.reason] = now
+	p.suppressed[r.reason] = 0
 	p.warnMu.Unlock()
-	level.Warn(p.cfg.Logger).Log("msg", "Skipping unusable log line; more are logged at debug level", "reason", reason, "file", name, "line", line, "unreported_since_last_warning", suppressed)
+	level.Warn(p.cfg.Logger).Log(slices.Concat([]any{"msg", "Skipping unusable log line; every one is logged at debug level, with its content"}, where, []any{"unreported_since_last_warning", suppressed})...)
 }
 
 // excerpt keeps log lines about bad input short.

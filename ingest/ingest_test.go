@@ -102,3 +102,52 @@ func TestWarningsAreRateLimitedPerReason(t *testing.T) {
 		t.Errorf("second warning does not report the 4 lines in between:\n%s", out)
 	}
 }
+
+// TestCutValuesAreCounted: values cut to MaxLabelValueBytes are counted by
+// the field they came from, once per event delivered, every field shown at
+// zero from the start; the counts survive a snapshot and restore.
+func TestCutValuesAreCounted(t *testing.T) {
+	var logs bytes.Buffer
+	now := time.Date(2026, 8, 17, 0, 0, 0, 0, time.UTC)
+	p, reg, events := newTestPipeline(t, &logs, &now)
+	long := strings.Repeat("x", decode.MaxLabelValueBytes+1)
+	s := p.NewSink("-", "-")
+	for _, l := range []string{
+		`{"fields":{"message":"Session Start","session_id":"` + long + `","client_user":"` + long + `","target":"pod/` + long + `"}}`,
+		`{"fields":{"message":"Session Start","session_id":"A","client_user":"` + long + `"}}`,
+		`{"fields":{"message":"Session Start","session_id":"B","client_user":"short"}}`,
+	} {
+		s.Line([]byte(l))
+	}
+	s.Flush()
+	if n := len(events); n != 3 {
+		t.Fatalf("%d events, want 3", n)
+	}
+	want := `
+# HELP mirrord_exporter_label_values_truncated_total Label values and session ids longer than 256 bytes, kept as their start and a hash of the whole value, by the event field they came from.
+# TYPE mirrord_exporter_label_values_truncated_total counter
+mirrord_exporter_label_values_truncated_total{field="client_name"} 0
+mirrord_exporter_label_values_truncated_total{field="client_user"} 2
+mirrord_exporter_label_values_truncated_total{field="event_type"} 0
+mirrord_exporter_label_values_truncated_total{field="mode"} 0
+mirrord_exporter_label_values_truncated_total{field="queue_type"} 0
+mirrord_exporter_label_values_truncated_total{field="session_id"} 1
+mirrord_exporter_label_values_truncated_total{field="target_name"} 1
+mirrord_exporter_label_values_truncated_total{field="target_namespace"} 0
+mirrord_exporter_label_values_truncated_total{field="target_type"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mirrord_exporter_label_values_truncated_total"); err != nil {
+		t.Error(err)
+	}
+	saved, err := p.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, reg2, _ := newTestPipeline(t, &logs, &now)
+	if err := restored.Restore(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg2, strings.NewReader(want), "mirrord_exporter_label_values_truncated_total"); err != nil {
+		t.Errorf("after restore: %v", err)
+	}
+}

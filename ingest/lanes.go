@@ -31,9 +31,14 @@ const maxLanes = 4
 // pendingLine is a line delivered since the last Flush, still in the
 // reader's buffer, or a line too long to be held.
 type pendingLine struct {
-	line    []byte
-	tooLong bool
+	line []byte
+	// skipped is the size of a line too long to be held (longer than the
+	// reader's limit, so never 0); 0 for a held line.
+	skipped int
 }
+
+// size is the line's length in the stream, without its newline.
+func (pl *pendingLine) size() int { return len(pl.line) + pl.skipped }
 
 // lane unwraps and decodes a run of lines with its own stream state and
 // decoder. The main lane delivers what it finds at once; a spare lane holds
@@ -45,19 +50,19 @@ type lane struct {
 	records *[3]int64 // by wrapper: JSON, Docker, CRI
 
 	// What a spare lane holds; for the main lane, deliver and rejected
-	// hand results on at once.
+	// hand results on at once. A rejection holds an excerpt, not the
+	// record: that may live in a buffer the lane reuses.
 	events   []decode.Event
 	rejects  []rejection
 	counted  [3]int64
 	deliver  func(*decode.Event)
-	rejected func(Reason, string)
+	rejected func(rejection)
 }
 
-// rejection is a record a spare lane found unusable, with its excerpt: the
-// record itself may live in a buffer the lane reuses.
-type rejection struct {
-	reason Reason
-	line   string
+// run is a run of pending lines and where its first line starts.
+type run struct {
+	lines []pendingLine
+	at    position
 }
 
 func (s *sink) newLane(held bool) *lane {
@@ -73,36 +78,56 @@ func (s *sink) newLane(held bool) *lane {
 	if held {
 		l.records = &l.counted
 		l.deliver = func(ev *decode.Event) { l.events = append(l.events, *ev) }
-		l.rejected = func(r Reason, line string) { l.rejects = append(l.rejects, rejection{r, line}) }
+		l.rejected = func(r rejection) { l.rejects = append(l.rejects, r) }
 	} else {
 		l.records = &s.newRecords
-		l.deliver = func(ev *decode.Event) { s.p.cfg.Events <- *ev }
+		l.deliver = s.send
 		l.rejected = s.rejectRecord
 	}
 	return l
 }
 
-// run takes lines through the line path: unwrap, then decode.
-func (l *lane) run(lines []pendingLine) {
+// run takes a run of lines through the line path: unwrap, then decode.
+func (l *lane) run(r run) {
+	// Positions are worked out only for the lines rejected: adding up
+	// every line's size as it goes by would cost each good line.
+	lines, where := r.lines, cursor{at: r.at}
 	for i := range lines {
 		pl := &lines[i]
-		if pl.tooLong {
-			l.rejected(ReasonTooLong, "")
+		if pl.skipped > 0 {
+			l.rejected(rejection{reason: ReasonTooLong, at: where.of(lines, i)})
 			continue
 		}
 		payload, st := l.stream.Push(pl.line)
 		switch st {
 		case unwrap.Record:
 			l.countRecord()
-			l.record(payload)
+			if reason := l.record(payload); reason != decode.ReasonNone {
+				l.rejected(rejection{reason: Reason(reason), field: l.decoder.Field(), at: where.of(lines, i), record: excerpt(payload)})
+			}
 		case unwrap.Skipped:
 			l.countRecord() // a record that Decode would have turned down silently
 		case unwrap.Invalid:
-			l.rejected(ReasonInvalidWrapper, excerpt(pl.line))
+			l.rejected(rejection{reason: ReasonInvalidWrapper, at: where.of(lines, i), record: excerpt(pl.line)})
 		case unwrap.TooLong:
-			l.rejected(ReasonTooLong, excerpt(pl.line))
+			l.rejected(rejection{reason: ReasonTooLong, at: where.of(lines, i), record: excerpt(pl.line)})
 		}
 	}
+}
+
+// cursor finds the positions of lines of a run, in order: at is where the
+// line numbered next starts.
+type cursor struct {
+	at   position
+	next int
+}
+
+// of returns where lines[i] starts; i must not go back.
+func (c *cursor) of(lines []pendingLine, i int) position {
+	for ; c.next < i; c.next++ {
+		c.at.advance(lines[c.next].size())
+	}
+	return c.at
 }
 
 func (l *lane) countRecord() {
@@ -116,14 +141,14 @@ func (l *lane) countRecord() {
 	}
 }
 
-func (l *lane) record(rec []byte) {
+// record decodes a record and delivers its event; it returns why a record
+// is unusable, ReasonNone for an event or a record that is none.
+func (l *lane) record(rec []byte) decode.Reason {
 	ok, reason := l.decoder.Decode(rec, &l.ev)
-	switch {
-	case ok:
+	if ok {
 		l.deliver(&l.ev)
-	case reason != decode.ReasonNone:
-		l.rejected(Reason(reason), excerpt(rec))
 	}
+	return reason
 }
 
 // drop forgets what a spare lane held.
@@ -137,7 +162,7 @@ func (s *sink) runPending() {
 	if runs := s.cut(); runs != nil {
 		s.runLanes(runs)
 	} else {
-		s.main.run(s.pending)
+		s.main.run(run{s.pending, s.read})
 	}
 	clear(s.pending) // let go of the reader's buffer
 	s.pending, s.pendingBytes = s.pending[:0], 0
@@ -146,43 +171,45 @@ func (s *sink) runPending() {
 // cut divides the pending lines into runs of about equal bytes, one per
 // lane, each ending where a record seems to end; nil, for one run on the
 // stream's goroutine, unless the batch is large.
-func (s *sink) cut() [][]pendingLine {
+func (s *sink) cut() []run {
 	lanes := s.p.lanes
 	if lanes < 2 || s.pendingBytes < s.p.parallelMin || len(s.pending) < 2*lanes {
 		return nil
 	}
-	runs := make([][]pendingLine, 0, lanes)
+	runs := make([]run, 0, lanes)
 	share := s.pendingBytes / lanes
 	start, bytes := 0, 0
+	first, at := s.read, s.read
 	for i := range s.pending {
 		pl := &s.pending[i]
 		bytes += len(pl.line) + 1
-		if bytes >= share && len(runs) < lanes-1 && i+1 < len(s.pending) && !pl.tooLong && unwrap.EndsRecord(s.p.cfg.Format, pl.line) {
-			runs = append(runs, s.pending[start:i+1])
-			start, bytes = i+1, 0
+		at.advance(pl.size())
+		if bytes >= share && len(runs) < lanes-1 && i+1 < len(s.pending) && pl.skipped == 0 && unwrap.EndsRecord(s.p.cfg.Format, pl.line) {
+			runs = append(runs, run{s.pending[start : i+1], first})
+			start, bytes, first = i+1, 0, at
 		}
 	}
 	if len(runs) == 0 {
 		return nil // no line seemed to end a record
 	}
-	return append(runs, s.pending[start:])
+	return append(runs, run{s.pending[start:], first})
 }
 
 // runLanes runs the first run on the main lane and the others on spare
 // lanes at the same time, then delivers the spares' results in order, or
 // runs again on the main lane a run that did not start idle.
-func (s *sink) runLanes(runs [][]pendingLine) {
+func (s *sink) runLanes(runs []run) {
 	for len(s.spares) < len(runs)-1 {
 		s.spares = append(s.spares, s.newLane(true))
 	}
 	var wg sync.WaitGroup
-	for i, run := range runs[1:] {
+	for i, rn := range runs[1:] {
 		l := s.spares[i]
-		wg.Go(func() { l.run(run) })
+		wg.Go(func() { l.run(rn) })
 	}
 	s.main.run(runs[0])
 	wg.Wait()
-	for i, run := range runs[1:] {
+	for i, rn := range runs[1:] {
 		l := s.spares[i]
 		if !s.main.stream.Idle() {
 			// A record was split across the cut: l began in the wrong
@@ -190,14 +217,14 @@ func (s *sink) runLanes(runs [][]pendingLine) {
 			// record cut short) and the main lane runs its lines.
 			l.stream.Flush()
 			l.drop()
-			s.main.run(run)
+			s.main.run(rn)
 			continue
 		}
 		for j := range l.events {
-			s.p.cfg.Events <- l.events[j]
+			s.send(&l.events[j])
 		}
 		for _, r := range l.rejects {
-			s.rejectRecord(r.reason, r.line)
+			s.rejectRecord(r)
 		}
 		for w, n := range l.counted {
 			s.newRecords[w] += n

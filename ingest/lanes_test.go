@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -20,7 +21,7 @@ import (
 )
 
 // laneRun is what a sink made of lines: its self-metrics in the text
-// format, its events and its log, in order.
+// format, its events and its log (JSON, one object a line), in order.
 type laneRun struct {
 	metrics string
 	events  []decode.Event
@@ -42,7 +43,7 @@ func runBatches(t testing.TB, format unwrap.Format, maxBytes, lanes int, lines [
 	var logs bytes.Buffer
 	p, err := New(Config{
 		Format: format, MaxLineBytes: maxBytes, Labels: labels, Events: events,
-		Logger: log.NewLogfmtLogger(&logs), Registerer: reg,
+		Logger: log.NewJSONLogger(&logs), Registerer: reg,
 		Now: func() time.Time { return fixed }, Lanes: lanes,
 	})
 	if err != nil {
@@ -144,6 +145,77 @@ func TestLanesMatchOneGoroutine(t *testing.T) {
 	}
 }
 
+// TestRejectionsSayWhere: every unusable line of generated nasty logs,
+// read in batches spread over lanes, is logged at the position of its line
+// (for a record joined from parts, its last line): the line number and the
+// byte offset of the same line in the input. For unwrapped lines the debug
+// record is that line's start.
+func TestRejectionsSayWhere(t *testing.T) {
+	for _, w := range []loggen.Wrapper{loggen.Raw, loggen.CRI, loggen.Docker} {
+		t.Run(w.String(), func(t *testing.T) {
+			var buf bytes.Buffer
+			if _, err := loggen.Generate(&buf, loggen.Config{Seed: 5, Sessions: 100, NoiseRatio: 0.6, BigLines: true, Nasty: true, Wrapper: w}); err != nil {
+				t.Fatal(err)
+			}
+			lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
+			starts := make([]int, len(lines)) // byte offset of each line
+			for i := 1; i < len(lines); i++ {
+				starts[i] = starts[i-1] + len(lines[i-1]) + 1
+			}
+			rng := rand.New(rand.NewPCG(5, 7))
+			batches := make([]int, 50)
+			for i := range batches {
+				batches[i] = 1 + rng.IntN(400)
+			}
+			got := runBatches(t, unwrap.Auto, 30_000, 3, lines, batches)
+			reasons := map[string]int{}
+			for entry := range strings.Lines(got.logs) {
+				var e struct {
+					Level, Reason, Record string
+					Line, Offset          *int
+				}
+				if err := json.Unmarshal([]byte(entry), &e); err != nil {
+					t.Fatalf("%v: %s", err, entry)
+				}
+				if e.Level != "debug" || e.Reason == "" {
+					continue
+				}
+				reasons[e.Reason]++
+				if e.Reason == string(ReasonUnterminatedPartial) {
+					if e.Line != nil {
+						t.Errorf("position given for an unterminated partial: %s", entry)
+					}
+					continue
+				}
+				if e.Line == nil || e.Offset == nil || *e.Line < 1 || *e.Line > len(lines) {
+					t.Fatalf("no or a wrong position: %s", entry)
+				}
+				line := lines[*e.Line-1]
+				if *e.Offset != starts[*e.Line-1] {
+					t.Fatalf("line %d starts at offset %d, logged at %d: %s", *e.Line, starts[*e.Line-1], *e.Offset, entry)
+				}
+				if e.Reason == string(ReasonTooLong) {
+					// Docker and CRI records joined from parts may be
+					// too long when each line is not.
+					if w == loggen.Raw && len(line) <= 30_000 {
+						t.Errorf("line %d of %d bytes, logged as too long", *e.Line, len(line))
+					}
+					continue
+				}
+				if w == loggen.Raw || e.Reason == string(ReasonInvalidWrapper) {
+					if record := strings.TrimSuffix(e.Record, "…"); !bytes.HasPrefix(line, []byte(record)) {
+						t.Errorf("line %d is %.80q, logged as %.80q", *e.Line, line, e.Record)
+					}
+				}
+			}
+			t.Logf("rejections by reason: %v", reasons)
+			if len(reasons) < 3 {
+				t.Errorf("rejections of only %d reasons: %v", len(reasons), reasons)
+			}
+		})
+	}
+}
+
 // TestLanesRedoARunThatStartsInsideARecord: the cut falls after a stdout
 // line that ends its record while a stderr record is still split across it,
 // so the second lane starts in the wrong state and its run must go again.
@@ -164,6 +236,26 @@ func TestLanesRedoARunThatStartsInsideARecord(t *testing.T) {
 	}
 	if strings.Join(ids, ",") != "A,B,A" {
 		t.Errorf("events of sessions %v, want A, B, A", ids)
+	}
+}
+
+// TestLanesCountCutValuesOnce: a run whose events have values to cut, run
+// again on the main lane because it did not start idle, counts each cut
+// once, as one goroutine does.
+func TestLanesCountCutValuesOnce(t *testing.T) {
+	const ts = "2026-08-17T10:00:00.000000000Z "
+	long := strings.Repeat("u", 300)
+	lines := [][]byte{
+		[]byte(ts + `stderr P {"fields":{"message":"Session Start",`),
+		[]byte(ts + `stdout F {"fields":{"message":"Session Start","session_id":"A","client_user":"` + long + `"}}`),
+		[]byte(ts + `stderr F "session_id":"B","client_user":"` + long + `"}}`),
+		[]byte(ts + `stdout F {"fields":{"message":"Session End","session_id":"A","client_user":"` + long + `"}}`),
+	}
+	want := runBatches(t, unwrap.CRI, 1<<20, 1, lines, []int{4})
+	got := runBatches(t, unwrap.CRI, 1<<20, 2, lines, []int{4})
+	compareRuns(t, got, want)
+	if !strings.Contains(want.metrics, `mirrord_exporter_label_values_truncated_total{field="client_user"} 3`) {
+		t.Errorf("cut values not counted once each:\n%s", want.metrics)
 	}
 }
 

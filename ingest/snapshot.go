@@ -16,9 +16,11 @@ type Snapshot struct {
 	// Lines and Bytes are by input (the --input.path value, or kubernetes).
 	Lines map[string]float64 `json:"lines"`
 	Bytes map[string]float64 `json:"bytes"`
-	// Records is by wrapper, Malformed by reason.
-	Records   map[string]float64       `json:"records"`
-	Malformed map[string]float64       `json:"malformed"`
+	// Records is by wrapper, Malformed by reason, Truncated by field.
+	Records   map[string]float64 `json:"records"`
+	Malformed map[string]float64 `json:"malformed"`
+	// Truncated is absent from files saved before it was counted.
+	Truncated map[string]float64       `json:"truncated,omitempty"`
 	Joins     map[string][]unwrap.Join `json:"joins,omitempty"`
 }
 
@@ -37,6 +39,9 @@ func (p *Pipeline) Snapshot() (Snapshot, error) {
 		return st, err
 	}
 	if st.Malformed, err = metricvalues.ByLabel(p.malformed); err != nil {
+		return st, err
+	}
+	if st.Truncated, err = metricvalues.ByLabel(p.truncated); err != nil {
 		return st, err
 	}
 	p.sinksMu.Lock()
@@ -59,7 +64,7 @@ func (p *Pipeline) Snapshot() (Snapshot, error) {
 // come. It runs before any input starts and checks everything first: on
 // error nothing changed.
 func (p *Pipeline) Restore(st Snapshot) error {
-	for name, m := range map[string]map[string]float64{"lines": st.Lines, "bytes": st.Bytes, "records": st.Records, "malformed": st.Malformed} {
+	for name, m := range map[string]map[string]float64{"lines": st.Lines, "bytes": st.Bytes, "records": st.Records, "malformed": st.Malformed, "truncated": st.Truncated} {
 		for label, v := range m {
 			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("ingest state: %s{%q} = %v, not a counter value", name, label, v)
@@ -82,6 +87,9 @@ func (p *Pipeline) Restore(st Snapshot) error {
 	}
 	for label, v := range st.Malformed {
 		p.malformed.WithLabelValues(label).Add(v)
+	}
+	for label, v := range st.Truncated {
+		p.truncated.WithLabelValues(label).Add(v)
 	}
 	p.sinksMu.Lock()
 	maps.Copy(p.savedJoins, st.Joins)

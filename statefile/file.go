@@ -6,12 +6,15 @@
 package statefile
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,14 +128,104 @@ func RemoveStaleTemporaries(path string) {
 	}
 }
 
-// SetAside renames an unusable state file out of the way (keeping it for
-// inspection) and returns the new name.
-func SetAside(path string, now time.Time) (string, error) {
-	aside := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
-	if err := os.Rename(path, aside); err != nil {
-		return "", fmt.Errorf("set aside %s: %w", path, err)
+// KeepSetAside is how many set-aside copies of unusable state files are
+// kept, the newest: enough to see what went wrong, and few, as each is as
+// large as a state file and holds user and target names.
+const KeepSetAside = 3
+
+// setAsideInfix and setAsideStamp name the copies SetAside keeps:
+// PATH.corrupt-<UTC time>, then -2, -3, ... for more within one second.
+const (
+	setAsideInfix = ".corrupt-"
+	setAsideStamp = "20060102T150405Z"
+)
+
+// SetAside renames an unusable state file out of the way, keeping it for
+// inspection, and then removes the copies older than the newest
+// KeepSetAside. It returns the copy's name ("" if the file could not be
+// renamed) and those removed; its error is the rename's or the removals'.
+// It never overwrites a copy: one exporter, and one only, uses a state file.
+func SetAside(path string, now time.Time) (string, []string, error) {
+	copies, err := setAsideCopies(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("set aside %s: %w", path, err)
 	}
-	return aside, nil
+	// Within one second, a copy takes the number after the highest: the
+	// numbers tell the order, even once the first copies are removed.
+	at := now.UTC().Truncate(time.Second)
+	n := 0
+	for _, c := range copies {
+		if c.at.Equal(at) {
+			n = max(n, c.n)
+		}
+	}
+	base := path + setAsideInfix + at.Format(setAsideStamp)
+	aside := base
+	for ; ; n++ {
+		if n > 0 {
+			aside = fmt.Sprintf("%s-%d", base, n+1)
+		}
+		_, err := os.Lstat(aside)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("set aside %s: %w", path, err)
+		}
+	}
+	if err := os.Rename(path, aside); err != nil {
+		return "", nil, fmt.Errorf("set aside %s: %w", path, err)
+	}
+	// The copy just made is kept, whatever the clock said.
+	if len(copies) < KeepSetAside {
+		return aside, nil, nil
+	}
+	slices.SortFunc(copies, func(a, b setAside) int { return cmp.Or(b.at.Compare(a.at), cmp.Compare(b.n, a.n)) })
+	var removed []string
+	var errs []error
+	for _, c := range copies[KeepSetAside-1:] {
+		if err := os.Remove(c.path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, c.path)
+	}
+	return aside, removed, errors.Join(errs...)
+}
+
+// setAside is a copy SetAside made: the n-th (from 1) of its second.
+type setAside struct {
+	path string
+	at   time.Time
+	n    int
+}
+
+// setAsideCopies lists the copies SetAside made of path. Files not named as
+// it names them are left out, and so never removed.
+func setAsideCopies(path string) ([]setAside, error) {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+setAsideInfix
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list set-aside copies: %w", err)
+	}
+	var copies []setAside
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		stamp, suffix, numbered := strings.Cut(rest, "-")
+		at, err := time.Parse(setAsideStamp, stamp)
+		n := 1
+		if numbered {
+			n, _ = strconv.Atoi(suffix)
+		}
+		if err != nil || n < 1 || numbered && n < 2 {
+			continue
+		}
+		copies = append(copies, setAside{filepath.Join(dir, e.Name()), at, n})
+	}
+	return copies, nil
 }
 
 func syncDir(dir string) error {

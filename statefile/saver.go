@@ -25,6 +25,10 @@ type Saver struct {
 	size            prometheus.Gauge
 	pause           prometheus.Gauge
 	failing         bool // the last save failed: log the next success
+	// kept is when the snapshot in the file in place was taken: that of
+	// the last good save, or of the file restored; zero while there is
+	// none.
+	kept time.Time
 }
 
 // SaverConfig configures a Saver.
@@ -33,8 +37,10 @@ type SaverConfig struct {
 	Interval time.Duration
 	Snapshot func() (*File, time.Duration, error)
 	Logger   log.Logger
-	// Restored tells whether this run started from a state file.
-	Restored bool
+	// Restored tells whether this run started from a state file, and
+	// RestoredSavedAt is that file's SavedAt.
+	Restored        bool
+	RestoredSavedAt time.Time
 	// Now is the clock of the save timestamps; time.Now when nil.
 	Now        func() time.Time
 	Registerer prometheus.Registerer
@@ -74,6 +80,7 @@ func NewSaver(cfg SaverConfig) (*Saver, error) {
 	})
 	if cfg.Restored {
 		restored.Set(1)
+		s.kept = cfg.RestoredSavedAt
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -90,9 +97,10 @@ func NewSaver(cfg SaverConfig) (*Saver, error) {
 }
 
 // Run saves every interval, and at once whenever now delivers, until ctx is
-// cancelled. It does not save at the end: the caller saves once more when
-// the inputs are to stop, before they do (a stopping input would count its
-// half-joined record as lost).
+// cancelled; each save starts the interval anew, so that a failure's retry
+// comes one interval later. It does not save at the end: the caller calls
+// SaveFinal when the inputs are to stop, before they do (a stopping input
+// would count its half-joined record as lost).
 func (s *Saver) Run(ctx context.Context, now <-chan struct{}) {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
@@ -101,21 +109,21 @@ func (s *Saver) Run(ctx context.Context, now <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_ = s.Save()
 		case <-now:
-			_ = s.Save()
 		}
+		_ = s.Save()
+		t.Reset(s.interval)
 	}
 }
 
-// Save takes a snapshot and writes it. A failure is logged and counted; the
-// previous file stays.
+// Save takes a snapshot and writes it. A failure is counted, and logged
+// once while saves keep failing; the previous file stays.
 func (s *Saver) Save() error {
 	err := s.save()
 	if err != nil {
 		s.failures.Inc()
 		if !s.failing {
-			level.Error(s.logger).Log("msg", "Saving the state file failed; keeping the previous one and retrying at the next interval. After a restart, the lines since the last good save are read again", "path", s.path, "err", err)
+			level.Error(s.logger).Log("msg", fmt.Sprintf("Saving the state file failed; retrying in %s and every %s after, logged again only once a save works. Until then %s", s.interval, s.interval, s.keptSave()), "path", s.path, "err", err)
 		}
 		s.failing = true
 		return err
@@ -125,6 +133,27 @@ func (s *Saver) Save() error {
 	}
 	s.failing = false
 	return nil
+}
+
+// SaveFinal is the save at shutdown, after which none is retried: it is
+// logged whether it works or not, whatever the saves before it did.
+func (s *Saver) SaveFinal() error {
+	if err := s.save(); err != nil {
+		s.failures.Inc()
+		level.Error(s.logger).Log("msg", "Saving the state file at shutdown failed; "+s.keptSave(), "path", s.path, "err", err)
+		return err
+	}
+	level.Info(s.logger).Log("msg", "Saved the state file", "path", s.path)
+	return nil
+}
+
+// keptSave says what the state file holds while saves fail, and so what a
+// restart does.
+func (s *Saver) keptSave() string {
+	if s.kept.IsZero() {
+		return "there is no saved state: after a restart the exporter starts afresh"
+	}
+	return "the state file keeps the save of " + s.kept.UTC().Format(time.RFC3339) + ": after a restart the lines read since then are read again"
 }
 
 func (s *Saver) save() error {
@@ -138,6 +167,7 @@ func (s *Saver) save() error {
 	if err != nil {
 		return err
 	}
+	s.kept = f.SavedAt
 	s.saves.Inc()
 	s.size.Set(float64(n))
 	s.lastSave.Set(float64(s.now().UnixMilli()) / 1e3)

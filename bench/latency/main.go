@@ -16,23 +16,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/bench/internal/exporterproc"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 )
 
@@ -61,65 +53,27 @@ func main() {
 	}
 }
 
-// followed is a running exporter, ready, following log.
+// followed is a running exporter, ready, following its log.
 type followed struct {
-	log           *os.File
-	cmd           *exec.Cmd
-	client        *http.Client
-	base          string
+	*exporterproc.Proc
 	timeout, poll time.Duration
 }
 
 // withExporter starts the exporter on a new file and runs measure once it
 // is ready; it stops the exporter and removes the file afterwards.
 func withExporter(exporter string, timeout, poll time.Duration, extra []string, measure func(*followed) error) error {
-	dir, err := os.MkdirTemp("", "latency")
+	p, err := exporterproc.Start(exporter, extra, timeout, poll)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	logPath := filepath.Join(dir, "operator.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	args := append([]string{"--input.path=" + logPath, "--web.listen-address=" + addr, "--log.level=warn"}, extra...)
-	cmd := exec.CommandContext(ctx, exporter, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		cancel()
-		_ = cmd.Wait()
-	}()
-
-	x := &followed{log: f, cmd: cmd, client: &http.Client{Timeout: time.Second}, base: "http://" + addr, timeout: timeout, poll: poll}
-	if err := waitFor(timeout, poll, func() (bool, error) {
-		resp, err := x.client.Get(x.base + "/-/ready")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	}); err != nil {
-		return fmt.Errorf("exporter not ready: %w", err)
-	}
-	return measure(x)
+	defer p.Stop()
+	return measure(&followed{Proc: p, timeout: timeout, poll: poll})
 }
 
 // latency appends n events one at a time and prints how long each took to
 // show on /metrics.
 func (x *followed) latency(n int) error {
-	f, client, base, timeout, poll := x.log, x.client, x.base, x.timeout, x.poll
+	f := x.Log
 	lat := make([]time.Duration, 0, n)
 	for i := 1; i <= n; i++ {
 		rec := fmt.Sprintf(`{"timestamp":"%s","level":"INFO","fields":{"message":"Max seat count reached!","active_users":%d},"target":"operator_license"}`+"\n",
@@ -128,10 +82,7 @@ func (x *followed) latency(n int) error {
 		if _, err := f.WriteString(rec); err != nil {
 			return err
 		}
-		if err := waitFor(timeout, poll, func() (bool, error) {
-			v, err := scrape(client, base+"/metrics", "mirrord_seat_limit_reached_total ")
-			return v >= float64(i), err
-		}); err != nil {
+		if err := x.WaitUntil("mirrord_seat_limit_reached_total ", float64(i)); err != nil {
 			return fmt.Errorf("event %d: %w", i, err)
 		}
 		lat = append(lat, time.Since(start))
@@ -141,49 +92,8 @@ func (x *followed) latency(n int) error {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	fmt.Printf("follow latency over %d events (poll %v): p50 %v  p99 %v  max %v\n",
-		n, poll, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+		n, x.poll, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
 	return nil
-}
-
-// waitFor calls cond every poll until it is true, fails or timeout passes.
-func waitFor(timeout, poll time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		time.Sleep(poll)
-	}
-}
-
-// scrape returns the value of the first sample on /metrics whose line
-// starts with prefix (a name and a space, or a name and "{"), 0 when absent.
-func scrape(client *http.Client, url, prefix string) (float64, error) {
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, nil // not up yet, or a transient error: poll again
-	}
-	defer func() {
-		// Read to the end, as Prometheus does: a scraper that hangs up early
-		// is not what is measured.
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}()
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, prefix) {
-			return strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		}
-	}
-	return 0, sc.Err()
 }
 
 // load appends a debug-level log at rate lines per second for d, waits until
@@ -199,7 +109,7 @@ func (x *followed) load(rate int, d time.Duration) error {
 	if len(lines)-1 < want {
 		return fmt.Errorf("loggen made %d lines, fewer than %d", len(lines)-1, want)
 	}
-	cpu0, err := cpuTime(x.cmd.Process.Pid)
+	cpu0, err := exporterproc.CPUTime(x.Cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -209,21 +119,18 @@ func (x *followed) load(rate int, d time.Duration) error {
 		// The lines due by now, in one write: a busy logger's buffered output.
 		due := min(want, int(time.Since(start).Seconds()*float64(rate)))
 		if due > written {
-			if _, err := x.log.Write(bytes.Join(lines[written:due], nil)); err != nil {
+			if _, err := x.Log.Write(bytes.Join(lines[written:due], nil)); err != nil {
 				return err
 			}
 			written = due
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if err := waitFor(x.timeout, x.poll, func() (bool, error) {
-		v, err := scrape(x.client, x.base+"/metrics", "mirrord_exporter_log_lines_total{")
-		return v >= float64(want), err
-	}); err != nil {
+	if err := x.WaitUntil("mirrord_exporter_log_lines_total{", float64(want)); err != nil {
 		return fmt.Errorf("the exporter did not read the %d lines: %w", want, err)
 	}
 	elapsed := time.Since(start)
-	cpu1, err := cpuTime(x.cmd.Process.Pid)
+	cpu1, err := exporterproc.CPUTime(x.Cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -231,39 +138,4 @@ func (x *followed) load(rate int, d time.Duration) error {
 	fmt.Printf("following %d lines/s (debug level) for %v: %v CPU, %.1f %% of one core\n",
 		rate, elapsed.Round(time.Millisecond), used, 100*used.Seconds()/elapsed.Seconds())
 	return nil
-}
-
-// cpuTime reads the user and system CPU time of process pid from
-// /proc/PID/stat (Linux), counted in clock ticks of 10 ms (USER_HZ, 100 on
-// Linux).
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("CPU time: %w", err)
-	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: state is field 3, utime 14 and stime 15.
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("CPU time: short %s", b)
-	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("CPU time: %w", err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
-}
-
-// freeAddr finds a free port on 127.0.0.1.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

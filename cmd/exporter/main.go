@@ -55,8 +55,11 @@ type options struct {
 	maxSeries    int
 	seriesTTL    time.Duration
 	// readHeaderTimeout bounds how long a client may take to send its
-	// request headers, so that idle connections cannot pin the server.
+	// request headers, so that idle connections cannot pin the server;
+	// writeTimeout how long a scraper may take to take a rendered
+	// response, so that clients that do not read cannot starve the others.
 	readHeaderTimeout time.Duration
+	writeTimeout      time.Duration
 	pprof             bool
 	logLevel          string
 	logFormat         string
@@ -89,6 +92,8 @@ func newApp() (*kingpin.Application, *options) {
 		BoolVar(&o.pprof)
 	app.Flag("web.read-header-timeout", "Time a client has to send its request headers before its connection is closed.").
 		Default("10s").DurationVar(&o.readHeaderTimeout)
+	app.Flag("web.write-timeout", "Time a scraper has to take a rendered /metrics response before its connection is closed and the scrape counted in mirrord_exporter_scrapes_stalled_total.").
+		Default("5s").DurationVar(&o.writeTimeout)
 
 	app.Flag("input.path", "Operator log to follow: a file, a glob (files that appear later are followed too) or - for standard input. Repeatable.").
 		StringsVar(&o.paths)
@@ -181,6 +186,9 @@ func (o *options) check(cmd string) (*options, error) {
 	}
 	if o.readHeaderTimeout <= 0 {
 		return nil, fmt.Errorf("--web.read-header-timeout must be positive, got %s", o.readHeaderTimeout)
+	}
+	if o.writeTimeout <= 0 {
+		return nil, fmt.Errorf("--web.write-timeout must be positive, got %s", o.writeTimeout)
 	}
 	return o, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	stdlog "log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -71,11 +72,13 @@ func (s webServer) Serve() error { return web.ListenAndServe(s.server, s.flags, 
 
 func (s webServer) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
+func (s webServer) Close() error { return s.server.Close() }
+
 func routes(o *options, e *exporter.Exporter, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, family.NewHandler(family.HandlerOpts{
 		Registry: e.Registry(), Capped: e.Capped(), Own: e.Collector().Families(),
-		MaxRequests: o.maxRequests, ErrorLog: promhttpLogger{logger},
+		MaxRequests: o.maxRequests, WriteTimeout: o.writeTimeout, ErrorLog: promhttpLogger{logger},
 	}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -122,14 +125,17 @@ func routes(o *options, e *exporter.Exporter, logger log.Logger) http.Handler {
 }
 
 // promhttpLogger adapts go-kit to promhttp's Println logger. A scraper that
-// hung up (a scrape timeout, say) fails the write of every family left:
-// that is logged at debug level, as it is no failure of the exporter's.
+// hung up (a scrape timeout, say) or did not take its response within
+// --web.write-timeout, or whose connection shutdown closed, fails the write
+// of its response: that is logged at debug level, as it is no failure of the
+// exporter's (stalled scrapes are counted).
 type promhttpLogger struct{ logger log.Logger }
 
 func (l promhttpLogger) Println(v ...any) {
 	at := level.Error
 	for _, a := range v {
-		if err, ok := a.(error); ok && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+		if err, ok := a.(error); ok && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+			errors.Is(err, net.ErrClosed) || errors.Is(err, family.ErrStalled)) {
 			at = level.Debug
 		}
 	}
