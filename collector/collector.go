@@ -57,6 +57,13 @@ type Collector struct {
 	// used is set by anything that changes state: Restore only starts
 	// from nothing.
 	used bool
+	// seats are the identities seen and the peaks of concurrent use, which
+	// the seat gauges are computed from; activeSessions and activeUsers
+	// (active sessions by client_user) feed the peaks.
+	seats          *seats
+	forgotten      *prometheus.CounterVec
+	activeSessions int
+	activeUsers    map[string]int
 	// plusOne is scratch for an event's labels plus a label of the
 	// exporter's own, saving an allocation per port and copy event;
 	// family.Capped copies the values of a series it creates.
@@ -113,15 +120,17 @@ type session struct {
 	active  family.GaugeSeries // the gauge series the Start record raised, to lower at its end
 	since   time.Time
 	ports   heldPorts
+	user    string // the Start record's client_user, counted in activeUsers
 }
 
 // New registers the metrics on cfg.Registerer and returns an empty Collector.
 func New(cfg Config) (*Collector, error) {
 	c := &Collector{
-		labels:   cfg.Labels.Names(),
-		maxAge:   cfg.SessionMaxAge,
-		now:      cfg.Now,
-		sessions: make(map[string]*session),
+		labels:      cfg.Labels.Names(),
+		maxAge:      cfg.SessionMaxAge,
+		now:         cfg.Now,
+		sessions:    make(map[string]*session),
+		activeUsers: make(map[string]int),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -138,6 +147,19 @@ func New(cfg Config) (*Collector, error) {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	c.m = m
+	c.forgotten = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mirrord_exporter_identities_forgotten_total",
+		Help: "Clients (client_id) and users (client_user) dropped from mirrord_clients_seen and mirrord_users_seen, least recently seen first, because more than --metrics.max-series of a kind were tracked.",
+	}, []string{"kind"})
+	c.seats = &seats{
+		clients: newSeenSet(cfg.Limits.MaxSeries, c.forgotten.WithLabelValues(kindClient)),
+		users:   newSeenSet(cfg.Limits.MaxSeries, c.forgotten.WithLabelValues(kindUser)),
+	}
+	for _, col := range []prometheus.Collector{c.forgotten, newSeatMetrics(c.seats)} {
+		if err := cfg.Registerer.Register(col); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -164,6 +186,7 @@ func (c *Collector) Apply(ev *decode.Event) {
 		if !s.started {
 			s.started, s.since = true, ev.Time
 			s.active = c.m.sessionsActive.IncOwn(ev.Labels)
+			c.startActive(s, ev.ClientUser)
 		}
 	case decode.SessionEnd:
 		seriesOfEvent(c.m.sessionsEnded, ev).Inc()
@@ -204,6 +227,9 @@ func (c *Collector) Apply(ev *decode.Event) {
 	case decode.MessageProcessing:
 		seriesOf(c.m.messagesProcessed, ev.EventType, ev.Mode, ev.QueueType, ev.StatusClass).Inc()
 	}
+	if ev.Kind.Functional() {
+		c.seats.event(ev.ClientID, ev.ClientUser, ev.Time, c.latest, c.activeSessions, len(c.activeUsers))
+	}
 }
 
 // Expire drops sessions older than the maximum age at now from the active
@@ -221,6 +247,9 @@ func (c *Collector) Expire(now time.Time) int {
 		}
 	}
 	c.m.sessionsExpired.Add(float64(dropped))
+	if dropped > 0 {
+		c.seats.activeChanged(c.activeSessions, len(c.activeUsers))
+	}
 	return dropped
 }
 
@@ -254,6 +283,7 @@ func (c *Collector) session(id string, t time.Time) *session {
 func (c *Collector) drop(id string, s *session) {
 	if s.started {
 		c.m.sessionsActive.Dec(s.active)
+		c.endActive(s)
 	}
 	for _, p := range s.ports {
 		c.m.portsActive.Dec(p.series)
@@ -266,6 +296,28 @@ func (c *Collector) releasePort(s *session, key portKey) {
 		series := s.ports[i].series
 		s.ports = s.ports.without(i)
 		c.m.portsActive.Dec(series)
+	}
+}
+
+// startActive counts a session that started, of user, as active.
+func (c *Collector) startActive(s *session, user string) {
+	c.activeSessions++
+	if user != "" {
+		s.user = user
+		c.activeUsers[user]++
+	}
+}
+
+// endActive undoes startActive.
+func (c *Collector) endActive(s *session) {
+	c.activeSessions--
+	if s.user == "" {
+		return
+	}
+	if n := c.activeUsers[s.user] - 1; n > 0 {
+		c.activeUsers[s.user] = n
+	} else {
+		delete(c.activeUsers, s.user)
 	}
 }
 

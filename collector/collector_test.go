@@ -46,8 +46,8 @@ func newTestCollector(t *testing.T, maxAge time.Duration) (*Collector, *decode.D
 }
 
 const (
-	aliceTarget = `"client_user":"alice","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api"`
-	bobTarget   = `"client_user":"bob","client_name":"Bob","target":"pod/web-1"`
+	aliceTarget = `"client_id":"c-alice","client_user":"alice","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api"`
+	bobTarget   = `"client_id":"c-bob","client_user":"bob","client_name":"Bob","target":"pod/web-1"`
 )
 
 // TestCollectorExposition drives a realistic story through the decoder and

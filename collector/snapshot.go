@@ -50,6 +50,35 @@ type Snapshot struct {
 	// SeatLimitActiveUsers is mirrord_seat_limit_active_users; absent while
 	// it was never set.
 	SeatLimitActiveUsers *float64 `json:"seat_limit_active_users,omitempty"`
+	// ClientsSeen and UsersSeen are the identities behind
+	// mirrord_clients_seen and mirrord_users_seen, each with the operator
+	// time it was last seen, the most recently seen first. A state file
+	// written before they existed has neither: they then start empty.
+	ClientsSeen []SeenState `json:"clients_seen,omitempty"`
+	UsersSeen   []SeenState `json:"users_seen,omitempty"`
+	// IdentitiesForgotten is mirrord_exporter_identities_forgotten_total
+	// by its kind label.
+	IdentitiesForgotten map[string]float64 `json:"identities_forgotten,omitempty"`
+	// Peaks is the hourly history of the concurrent peaks; absent from a
+	// state file written before it existed (the history then starts empty)
+	// and while no functional event was applied.
+	Peaks *PeaksState `json:"concurrent_peaks,omitempty"`
+}
+
+// SeenState is one client or user with when it was last seen.
+type SeenState struct {
+	ID   string    `json:"id"`
+	Last time.Time `json:"last"`
+}
+
+// PeaksState is the most sessions, and distinct users with a session,
+// active at once in each hour of operator time, the oldest hour first.
+type PeaksState struct {
+	// Hour is the newest hour, in hours since the Unix epoch.
+	Hour int64 `json:"hour"`
+	// Sessions and Users hold one value per hour, 720 each.
+	Sessions []int64 `json:"sessions"`
+	Users    []int64 `json:"users"`
 }
 
 // SessionState is one session the collector holds.
@@ -66,6 +95,10 @@ type SessionState struct {
 	Active []string `json:"active,omitempty"`
 	// Ports are the ports it holds, sorted by port then mode.
 	Ports []PortState `json:"ports,omitempty"`
+	// User is the client_user of its Start, counted in
+	// mirrord_users_concurrent_peak; absent when it had none, and in state
+	// files written before it existed, whose sessions take it from Active.
+	User string `json:"user,omitempty"`
 }
 
 // PortState is one port a session holds.
@@ -161,7 +194,7 @@ func (c *Collector) capture() *Snapshot {
 	}
 	s.Sessions = make([]SessionState, 0, len(c.sessions))
 	for id, sess := range c.sessions {
-		ss := SessionState{ID: id, Started: sess.started, Since: sess.since}
+		ss := SessionState{ID: id, Started: sess.started, Since: sess.since, User: sess.user}
 		if sess.started {
 			ss.Active = ref(sess.active)
 		}
@@ -170,6 +203,7 @@ func (c *Collector) capture() *Snapshot {
 		}
 		s.Sessions = append(s.Sessions, ss)
 	}
+	c.captureSeats(s)
 	return s
 }
 
@@ -231,6 +265,7 @@ func (c *Collector) restore(s *Snapshot, all bool) error {
 	}
 	c.used = true
 	c.latest = s.Latest
+	c.restoreSeats(s)
 	for event, v := range s.Events {
 		c.m.events.WithLabelValues(event).Add(v)
 	}
@@ -257,11 +292,19 @@ func (c *Collector) restore(s *Snapshot, all bool) error {
 	if !all {
 		return nil
 	}
+	// The client_user of a session saved before SessionState.User existed
+	// is its active series' (a required label), unless that overflowed.
+	userAt := slices.Index(c.labels, "client_user")
 	active, ports := c.m.sessionsActive, c.m.portsActive
 	for _, ss := range s.Sessions {
 		sess := &session{started: ss.Started, since: ss.Since}
 		if ss.Started {
 			sess.active = active.Lookup(ss.Active)
+			user := ss.User
+			if user == "" && userAt >= 0 && !sess.active.Overflow() {
+				user = ss.Active[userAt]
+			}
+			c.startActive(sess, user)
 		}
 		if len(ss.Ports) > 0 {
 			sess.ports = make(heldPorts, 0, len(ss.Ports))
@@ -273,6 +316,7 @@ func (c *Collector) restore(s *Snapshot, all bool) error {
 		c.sessions[ss.ID] = sess
 	}
 	c.tracked.Store(int64(len(c.sessions)))
+	c.seats.restoreActive(c.activeSessions, len(c.activeUsers))
 	return nil
 }
 
@@ -308,6 +352,10 @@ func (c *Collector) checkState(s *Snapshot, all bool) error {
 		if err := checkCount(*v); err != nil {
 			return fmt.Errorf("mirrord_seat_limit_active_users: %w", err)
 		}
+	}
+
+	if err := checkSeats(s); err != nil {
+		return err
 	}
 
 	fams := c.families()

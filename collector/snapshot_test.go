@@ -39,7 +39,7 @@ func stateCollector(t testing.TB, labels decode.LabelConfig, now *time.Time) (*C
 }
 
 func who(user string) string {
-	return fmt.Sprintf(`"client_user":%q,"client_name":%q,"target_namespace":"shop","target_type":"deployment","target_name":"api"`, user, strings.ToUpper(user))
+	return fmt.Sprintf(`"client_id":%q,"client_user":%q,"client_name":%q,"target_namespace":"shop","target_type":"deployment","target_name":"api"`, "id-"+user, user, strings.ToUpper(user))
 }
 
 func record(clock, message, fields string) string {
@@ -284,6 +284,10 @@ func checkStory(t *testing.T, s *Snapshot) {
 		t.Fatalf("story holds %d sessions (unstarted one: %v), want S1, S3, S4 and U1", len(s.Sessions), unstarted)
 	case s.SessionsExpired != 1 || s.SeatLimitActiveUsers == nil || s.LastEventTimestamp == nil:
 		t.Fatalf("story lacks an expiry, a seat limit or a last event: %+v", s)
+	case len(s.ClientsSeen) != 3 || len(s.UsersSeen) != 3 || s.IdentitiesForgotten[kindClient] == 0 || s.IdentitiesForgotten[kindUser] == 0:
+		t.Fatalf("story lacks clients and users seen up to the cap of 3, or forgotten ones: %+v %+v %v", s.ClientsSeen, s.UsersSeen, s.IdentitiesForgotten)
+	case s.Peaks == nil || slices.Max(s.Peaks.Sessions) == 0 || slices.Max(s.Peaks.Users) == 0:
+		t.Fatalf("story lacks concurrent peaks: %+v", s.Peaks)
 	}
 }
 
@@ -361,6 +365,13 @@ func TestRestoreRejectsInvalidStates(t *testing.T) {
 		"native schema":        func(s *Snapshot) { histogramOf(s).Schema = 4 },
 		"native order":         func(s *Snapshot) { p := histogramOf(s).Positive; p[0], p[1] = p[1], p[0] },
 		"native zero treshold": func(s *Snapshot) { histogramOf(s).ZeroThreshold = 0 },
+		"client seen twice":    func(s *Snapshot) { s.ClientsSeen = append(s.ClientsSeen, s.ClientsSeen[0]) },
+		"user without id":      func(s *Snapshot) { s.UsersSeen[0].ID = "" },
+		"seen in 2300":         func(s *Snapshot) { s.UsersSeen[0].Last = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"unknown kind":         func(s *Snapshot) { s.IdentitiesForgotten["host"] = 1 },
+		"negative forgotten":   func(s *Snapshot) { s.IdentitiesForgotten[kindUser] = -1 },
+		"short peak history":   func(s *Snapshot) { s.Peaks.Users = s.Peaks.Users[1:] },
+		"negative peak":        func(s *Snapshot) { s.Peaks.Sessions[3] = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := roundTrip(t, good)

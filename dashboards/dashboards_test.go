@@ -49,23 +49,34 @@ func TestGenerated(t *testing.T) {
 
 // dashboard is the part of Grafana's dashboard JSON the lint reads.
 type dashboard struct {
-	UID        string
-	Title      string
+	UID    string
+	Title  string
+	Inputs []struct {
+		Name, Type, PluginID string
+	} `json:"__inputs"`
 	Templating struct {
 		List []struct {
 			Name, Type string
 			Query      any
 			Datasource *struct{ UID string }
+			Current    struct{ Value any }
 		}
 	}
 	Panels []struct {
-		ID                       int
-		Title, Description, Type string
-		Datasource               *struct{ UID string }
-		FieldConfig              struct{ Defaults struct{ Unit string } }
-		Targets                  []struct {
-			Expr       string
-			Datasource *struct{ UID string }
+		ID                                 int
+		Title, Description, Type, Interval string
+		Datasource                         *struct{ UID string }
+		FieldConfig                        struct {
+			Defaults struct {
+				Unit       string
+				Thresholds *struct{ Steps []any }
+				Custom     struct{ DrawStyle string }
+			}
+		}
+		Targets []struct {
+			Expr           string
+			Instant, Range bool
+			Datasource     *struct{ UID string }
 		}
 	}
 }
@@ -107,6 +118,11 @@ var unlabelled = []string{
 	"mirrord_seat_limit_reached_total",
 	"mirrord_seat_limit_active_users",
 	"mirrord_messages_processed_total",
+	"mirrord_exporter_build_info",
+	"mirrord_clients_seen",
+	"mirrord_users_seen",
+	"mirrord_sessions_concurrent_peak",
+	"mirrord_users_concurrent_peak",
 }
 
 const ourDS = "${datasource}"
@@ -134,6 +150,11 @@ func TestLint(t *testing.T) {
 			switch v.Type {
 			case "datasource":
 				hasDS = hasDS || v.Name == "datasource"
+				// Grafana's import replaces ${DS_PROMETHEUS} with the data
+				// source picked: the variable then starts on it.
+				if v.Current.Value != "${"+dsInput+"}" {
+					t.Errorf("%s: $datasource does not start on the import input: %v", name, v.Current.Value)
+				}
 			case "query":
 				if v.Datasource == nil || v.Datasource.UID != ourDS {
 					t.Errorf("%s: variable %s does not use $datasource", name, v.Name)
@@ -147,11 +168,31 @@ func TestLint(t *testing.T) {
 		if !hasDS {
 			t.Errorf("%s: no $datasource variable", name)
 		}
+		if len(d.Inputs) != 1 || d.Inputs[0].Name != dsInput || d.Inputs[0].Type != "datasource" || d.Inputs[0].PluginID != "prometheus" {
+			t.Errorf("%s: __inputs %+v, want one Prometheus data source input %s", name, d.Inputs, dsInput)
+		}
 
 		ids := map[int]bool{}
 		used := map[string]bool{}
 		for _, p := range d.Panels {
 			where := name + ": panel " + p.Title
+			if p.Type == "row" {
+				if p.Title == "" || len(p.Targets) > 0 {
+					t.Errorf("%s (id %d): a row has a title and no query", where, p.ID)
+				}
+				continue
+			}
+			// Without thresholds Grafana's default applies: red from 80.
+			if p.FieldConfig.Defaults.Thresholds == nil || len(p.FieldConfig.Defaults.Thresholds.Steps) == 0 {
+				t.Errorf("%s: no thresholds", where)
+			}
+			bars := p.FieldConfig.Defaults.Custom.DrawStyle == "bars"
+			// A bar counts the events of one interval: at Grafana's default
+			// (the range over the panel's width, down to the scrape
+			// interval) a bar would hold a scrape or two.
+			if bars && p.Interval == "" {
+				t.Errorf("%s: bars without a minimum interval", where)
+			}
 			if p.Title == "" || p.Description == "" || p.FieldConfig.Defaults.Unit == "" {
 				t.Errorf("%s (id %d): title, description and unit are required", where, p.ID)
 			}
@@ -169,7 +210,11 @@ func TestLint(t *testing.T) {
 				if q.Datasource == nil || q.Datasource.UID != ourDS {
 					t.Errorf("%s: query datasource is not $datasource", where)
 				}
-				for _, problem := range lintExpr(q.Expr, filters) {
+				// One value per series: evaluated once, not at every step.
+				if instantTypes[p.Type] && (!q.Instant || q.Range) {
+					t.Errorf("%s: a %s query must be instant", where, p.Type)
+				}
+				for _, problem := range lintExpr(q.Expr, filters, bars) {
 					t.Errorf("%s: %s\n\t%s", where, problem, q.Expr)
 				}
 				for _, v := range filters {
@@ -191,7 +236,7 @@ func TestLint(t *testing.T) {
 // parses every query in TestEndToEnd): balanced brackets and quotes, ranges
 // Grafana scales with the time range, and every selector filtered by every
 // variable that applies to it.
-func lintExpr(expr string, filters []string) []string {
+func lintExpr(expr string, filters []string, bars bool) []string {
 	var problems []string
 	var stack []rune
 	inQuote := false
@@ -218,13 +263,25 @@ func lintExpr(expr string, filters []string) []string {
 	}
 
 	// Every rate, irate and increase: its range is $__rate_interval, so that
-	// it spans enough scrapes at any zoom; increase may total $__range.
+	// it spans enough scrapes at any zoom; increase may total $__range, in
+	// inRange's idiom that counts a series born in the range, or count the
+	// events of a bar over [$__interval] (the panel's minimum interval
+	// keeps that above a few scrapes).
 	for _, loc := range rangeRe.FindAllStringSubmatchIndex(expr, -1) {
 		fn := expr[loc[2]:loc[3]]
 		arg := expr[loc[1]:closing(expr, loc[1]-1)]
-		r := arg[strings.LastIndex(arg, "[")+1 : len(arg)-1]
-		if r != "$__rate_interval" && !(fn == "increase" && r == "$__range") {
-			problems = append(problems, fn+" over ["+r+"], want [$__rate_interval]"+map[bool]string{true: " or [$__range]"}[fn == "increase"])
+		cut := strings.LastIndex(arg, "[")
+		r := arg[cut+1 : len(arg)-1]
+		switch {
+		case r == "$__rate_interval":
+		case fn == "increase" && r == "$__range":
+			x := arg[:cut]
+			if !strings.Contains(expr, "(increase("+x+"[$__range]) and "+x+" offset $__range) or "+x) {
+				problems = append(problems, "increase over [$__range] misses the first events of a new series: use inRange")
+			}
+		case fn == "increase" && r == "$__interval" && bars:
+		default:
+			problems = append(problems, fn+" over ["+r+"], want [$__rate_interval]"+map[bool]string{true: ", [$__range] or, in bars, [$__interval]"}[fn == "increase"])
 		}
 	}
 	// Fixed ranges only over recorded series, whose windows are the point.
@@ -276,8 +333,12 @@ func closing(s string, open int) int {
 
 // TestLintCatches makes sure the lint rejects what it is meant to.
 func TestLintCatches(t *testing.T) {
-	all := []string{"cluster", "namespace", "target_type", "target", "user"}
+	all := []string{"cluster", "job", "namespace", "target_type", "target", "user"}
 	for _, expr := range []string{
+		`sum(increase(mirrord_sessions_started_total` + sel() + `[$__range]))`,
+		`sum(increase(mirrord_sessions_started_total` + sel() + `[$__interval]))`,
+		`sum((increase(mirrord_sessions_started_total` + sel() + `[$__range]) and mirrord_sessions_started_total` + sel() + ` offset 1h) or mirrord_sessions_started_total` + sel() + `)`,
+		`sum(mirrord_sessions_active{cluster=~"$cluster", target_namespace=~"$namespace", target_type=~"$target_type", target_name=~"$target", client_user=~"$user"})`,
 		`sum(rate(mirrord_sessions_started_total` + sel() + `[5m]))`,
 		`sum(irate(mirrord_sessions_started_total` + sel() + `[$__range]))`,
 		`sum(increase(mirrord_sessions_started_total` + sel() + `[1h]))`,
@@ -287,11 +348,20 @@ func TestLintCatches(t *testing.T) {
 		`sum(mirrord_sessions_active{client_user=~"$user)`,
 		`max_over_time(mirrord_sessions_active` + sel() + `[1d])`,
 	} {
-		if len(lintExpr(expr, all)) == 0 {
+		if len(lintExpr(expr, all, false)) == 0 {
 			t.Errorf("lint accepts %s", expr)
 		}
 	}
-	if p := lintExpr(`time() - max(mirrord_last_event_timestamp_seconds{`+inCluster+`})`, all); len(p) > 0 {
-		t.Errorf("lint rejects an unlabelled metric filtered by cluster only: %v", p)
+	for _, ok := range []struct {
+		expr string
+		bars bool
+	}{
+		{`time() - max(mirrord_last_event_timestamp_seconds{` + inScope + `})`, false},
+		{`sum(` + inRange("mirrord_sessions_started_total", sel()) + `)`, false},
+		{`sum(` + perInterval("mirrord_sessions_started_total", sel()) + `)`, true},
+	} {
+		if p := lintExpr(ok.expr, all, ok.bars); len(p) > 0 {
+			t.Errorf("lint rejects %s: %v", ok.expr, p)
+		}
 	}
 }

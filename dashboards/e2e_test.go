@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,8 +28,10 @@ import (
 // substitutions stand for Grafana's variables: "All" of every template
 // variable, and ranges that span several of the test's 1s scrapes. The
 // subquery step $__interval is 1s because the test holds only seconds of
-// data: a 15s step could fall before the first scrape.
+// data: a 15s step could fall before the first scrape; a bar's increase
+// over [$__interval] spans 5s, several scrapes.
 var substitutions = strings.NewReplacer(
+	"[$__interval]", "[5s]",
 	"$__rate_interval", "1m",
 	"$__range", "1h",
 	"$__interval", "1s",
@@ -48,15 +51,12 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 
-	exporterBin := filepath.Join(dir, "exporter")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", exporterBin, "../cmd/exporter").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exporterBin := buildExporter(ctx, t, dir)
 
 	// The log ends now, so that sessions still open are active and not yet
 	// expired by --session.max-age.
 	var log bytes.Buffer
-	_, err := loggen.Generate(&log, loggen.Config{
+	truth, err := loggen.Generate(&log, loggen.Config{
 		Seed: 1, Sessions: 300, NoiseRatio: 0.6, Nasty: true,
 		Start: time.Now().Add(-6 * time.Hour), Span: 6 * time.Hour,
 	})
@@ -87,6 +87,11 @@ func TestEndToEnd(t *testing.T) {
 	promAddr := freeAddr(t)
 	promURL := "http://" + promAddr
 	rules := rulesForTest(t, dir)
+	// A second Prometheus with native histograms on scrapes the file
+	// exporter in protobuf, and keeps only the native buckets of the
+	// duration histogram: the duration panels must work on it too.
+	nativeURL := startNativePrometheus(ctx, t, promBin, dir, exporterAddr)
+
 	config := fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [%s]
 scrape_configs:
@@ -109,18 +114,32 @@ scrape_configs:
 	if _, err := f.Write(all[cut:]); err != nil {
 		t.Fatal(err)
 	}
+	// A user whose only session starts after Prometheus' first scrape: the
+	// series appears at 1, which increase() alone does not count.
+	if _, err := f.Write(newcomerLog); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 	waitFor(ctx, t, "exporter to read the appended log", func() bool {
-		return exposition(t, "http://"+exporterAddr+"/metrics")["mirrord_exporter_log_bytes_total"] >= float64(len(all))
+		return exposition(t, "http://"+exporterAddr+"/metrics")["mirrord_exporter_log_bytes_total"] >= float64(len(all)+len(newcomerLog))
 	})
 	// A few scrapes and rule evaluations after the growth.
 	waitScrapes(ctx, t, promURL, 2, time.Now().Add(4*time.Second))
+	waitScrapes(ctx, t, nativeURL, 1, time.Now().Add(-time.Second))
 
 	exported := exposition(t, "http://"+exporterAddr+"/metrics")
 	for name, v := range exposition(t, "http://"+kubeAddr+"/metrics") {
 		exported[name] += v
 	}
 	recorded := recordedNames(t)
+	// The generated log has users and sessions: the seat and peak gauges
+	// must have values, so that their panels are checked on something.
+	for _, name := range []string{"mirrord_clients_seen", "mirrord_users_seen", "mirrord_sessions_concurrent_peak", "mirrord_users_concurrent_peak"} {
+		if exported[name] == 0 {
+			t.Errorf("%s is not exported, or only 0", name)
+		}
+	}
+	var costs []cost
 	for _, name := range sortedFiles(t) {
 		var d Dashboard
 		for _, x := range All() {
@@ -136,18 +155,27 @@ scrape_configs:
 				for _, q := range p.Queries {
 					checkNames(t, p.Title, q.Expr, exported, recorded)
 					expr := substitutions.Replace(q.Expr)
-					if n := query(ctx, t, promURL, expr); n == 0 {
+					// Both ways Grafana could run it: every query must
+					// parse and run as either.
+					n, instant := queryStats(ctx, t, promURL, expr, false)
+					_, ranged := queryStats(ctx, t, promURL, expr, true)
+					costs = append(costs, newCost(d.UID, p, instant, ranged))
+					if n == 0 {
 						t.Errorf("panel %q: no data from %s", p.Title, expr)
 					}
-					// "or vector(0)" shows 0 rather than "No data"; the
+					// zeroIfExporter shows 0 rather than "No data"; the
 					// query before it must still find data here.
-					if base, ok := strings.CutSuffix(expr, " or vector(0)"); ok && query(ctx, t, promURL, base) == 0 {
+					if base, ok := strings.CutSuffix(expr, substitutions.Replace(zeroIfExporter)); ok && query(ctx, t, promURL, base) == 0 {
 						t.Errorf("panel %q: no data from %s", p.Title, base)
 					}
 				}
 			}
 		})
 	}
+	logCosts(t, costs)
+	checkValues(ctx, t, promURL, truth)
+	checkNativeDurations(ctx, t, nativeURL)
+	checkSeen(ctx, t, promURL, truth)
 	for sel, want := range map[string]int{`{cluster=~".*"}`: 2, `{cluster=~"eu-1"}`: 1} {
 		if n := query(ctx, t, promURL, "mirrord_exporter_build_info"+sel); n != want {
 			t.Errorf("%d exporters match %s, want %d", n, sel, want)
@@ -199,7 +227,8 @@ func startKubernetesExporter(ctx context.Context, t *testing.T, exporterBin stri
 	kube.Append(pod, lines...)
 
 	addr := freeAddr(t)
-	start(ctx, t, "kubernetes exporter", exporterBin, "--kubernetes",
+	// --label=port: the ports-by-port-number panel needs it.
+	start(ctx, t, "kubernetes exporter", exporterBin, "--kubernetes", "--label=port",
 		"--kubernetes.kubeconfig="+kube.Kubeconfig(), "--web.listen-address="+addr)
 	waitFor(ctx, t, "kubernetes exporter ready", func() bool { return httpOK("http://" + addr + "/-/ready") })
 	waitFor(ctx, t, "kubernetes exporter to read the pod's log", func() bool {
@@ -235,7 +264,10 @@ var (
 func checkNames(t *testing.T, where, text string, exported map[string]float64, recorded map[string]bool) {
 	t.Helper()
 	for _, name := range nameRe.FindAllString(text, -1) {
-		if _, ok := exported[name]; !ok && !recorded[name] {
+		// A native histogram is named without a suffix; the text format
+		// has its _count.
+		_, histogram := exported[name+"_count"]
+		if _, ok := exported[name]; !ok && !recorded[name] && !histogram {
 			t.Errorf("%s: names %s, which the exporter does not export", where, name)
 		}
 	}
@@ -449,4 +481,246 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// newcomer has one session, in the part of the log appended after
+// Prometheus' first scrapes.
+const newcomer = "e2e-newcomer@corp.example"
+
+var newcomerLog = []byte(`{"fields":{"message":"Session Start","client_user":"` + newcomer + `","client_name":"Newcomer","target_namespace":"e2e","target_type":"deployment","target_name":"first","session_id":"E2E0000000000001"}}
+{"fields":{"message":"Session End","client_user":"` + newcomer + `","client_name":"Newcomer","target_namespace":"e2e","target_type":"deployment","target_name":"first","session_id":"E2E0000000000001","session_duration":60}}
+`)
+
+// startNativePrometheus runs a Prometheus with native histograms on,
+// scraping the exporter at addr, and gives its URL once it has scraped
+// twice.
+func startNativePrometheus(ctx context.Context, t *testing.T, promBin, dir, addr string) string {
+	t.Helper()
+	promAddr := freeAddr(t)
+	config := fmt.Sprintf(`global: {scrape_interval: 1s}
+scrape_configs:
+  - job_name: mirrord-exporter
+    static_configs: [{targets: ["%s"]}]
+`, addr)
+	path := filepath.Join(dir, "prometheus-native.yml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(ctx, t, "prometheus (native histograms)", promBin, "--config.file="+path, "--enable-feature=native-histograms",
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb-native"), "--web.listen-address="+promAddr)
+	u := "http://" + promAddr
+	waitFor(ctx, t, "prometheus (native histograms) ready", func() bool { return httpOK(u + "/-/ready") })
+	waitScrapes(ctx, t, u, 1, time.Now().Add(2*time.Second))
+	return u
+}
+
+// checkNativeDurations runs the duration panel on the Prometheus with
+// native histograms on, where it must find data, from the native buckets.
+func checkNativeDurations(ctx context.Context, t *testing.T, nativeURL string) {
+	t.Helper()
+	if query(ctx, t, nativeURL, `histogram_count(sum(mirrord_session_duration_seconds))`) == 0 {
+		t.Errorf("the Prometheus with native histograms on holds no native mirrord_session_duration_seconds")
+	}
+	t.Logf("with native histograms on, Prometheus keeps %d classic bucket series",
+		query(ctx, t, nativeURL, `mirrord_session_duration_seconds_bucket`))
+	for _, p := range overview().Panels {
+		if p.Title != "Session duration percentiles" {
+			continue
+		}
+		for _, q := range p.Queries {
+			expr := substitutions.Replace(q.Expr)
+			native, _, _ := strings.Cut(expr, " or histogram_quantile")
+			if n := query(ctx, t, nativeURL, native); n == 0 {
+				t.Errorf("native histograms: no data from %s", native)
+			}
+		}
+		return
+	}
+	t.Errorf("no panel Session duration percentiles")
+}
+
+// cost is what a panel query read, as Prometheus counts it
+// (totalQueryableSamples).
+type cost struct {
+	panel           string
+	instant, ranged int
+	// shown is what the panel runs: instant or ranged.
+	shown int
+}
+
+func newCost(uid string, p Panel, instant, ranged int) cost {
+	c := cost{uid + ": " + p.Title, instant, ranged, ranged}
+	if instantTypes[p.Type] {
+		c.shown = instant
+	}
+	return c
+}
+
+// logCosts logs the queries that read the most samples as their panels run
+// them.
+func logCosts(t *testing.T, costs []cost) {
+	t.Helper()
+	slices.SortFunc(costs, func(a, b cost) int { return b.shown - a.shown })
+	for _, c := range costs[:min(8, len(costs))] {
+		t.Logf("samples read as shown: %8d (instant %8d, ranged %8d): %s", c.shown, c.instant, c.ranged, c.panel)
+	}
+}
+
+// queryStats runs a query, instant or over the last minute at a 5s step,
+// and gives the number of series and the samples it read.
+func queryStats(ctx context.Context, t *testing.T, promURL, expr string, ranged bool) (series, samples int) {
+	t.Helper()
+	now := time.Now()
+	return queryStatsWindow(ctx, t, promURL, expr, now.Add(-time.Minute), now, 5*time.Second, ranged)
+}
+
+// queryStatsWindow runs a query, instant at to or from from to to at step,
+// and gives the number of series and the samples it read (Prometheus'
+// totalQueryableSamples).
+func queryStatsWindow(ctx context.Context, t *testing.T, promURL, expr string, from, to time.Time, step time.Duration, ranged bool) (series, samples int) {
+	t.Helper()
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+		Stats      struct {
+			Samples struct {
+				TotalQueryableSamples int `json:"totalQueryableSamples"`
+			} `json:"samples"`
+		} `json:"stats"`
+	}
+	v := url.Values{"query": {expr}, "stats": {"all"}, "time": {strconv.FormatInt(to.Unix(), 10)}}
+	path := "/api/v1/query?"
+	if ranged {
+		v.Del("time")
+		v.Set("start", strconv.FormatInt(from.Unix(), 10))
+		v.Set("end", strconv.FormatInt(to.Unix(), 10))
+		v.Set("step", strconv.FormatFloat(step.Seconds(), 'f', -1, 64))
+		path = "/api/v1/query_range?"
+	}
+	api(ctx, t, promURL+path+v.Encode(), &data)
+	if data.ResultType == "scalar" || data.ResultType == "string" {
+		return 1, data.Stats.Samples.TotalQueryableSamples
+	}
+	var result []json.RawMessage
+	if err := json.Unmarshal(data.Result, &result); err != nil {
+		t.Errorf("%s: %v", expr, err)
+	}
+	return len(result), data.Stats.Samples.TotalQueryableSamples
+}
+
+// vectorBy runs an instant query and gives its values by one label.
+func vectorBy(ctx context.Context, t *testing.T, promURL, expr, label string) map[string]float64 {
+	t.Helper()
+	return vectorByAt(ctx, t, promURL, expr, label, time.Time{})
+}
+
+// vectorByAt is vectorBy at ts; the zero time is Prometheus' now.
+func vectorByAt(ctx context.Context, t *testing.T, promURL, expr, label string, ts time.Time) map[string]float64 {
+	t.Helper()
+	var data struct {
+		Result []struct {
+			Metric map[string]string
+			Value  [2]any
+		}
+	}
+	v := url.Values{"query": {expr}}
+	if !ts.IsZero() {
+		v.Set("time", strconv.FormatInt(ts.Unix(), 10))
+	}
+	api(ctx, t, promURL+"/api/v1/query?"+v.Encode(), &data)
+	out := map[string]float64{}
+	for _, r := range data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Errorf("%s: value %v", expr, r.Value[1])
+		}
+		out[r.Metric[label]] = v
+	}
+	return out
+}
+
+// fileExporterOnly limits a query to the exporter of the generated log,
+// the one without a cluster label, whose truth the generator knows.
+var fileExporterOnly = strings.NewReplacer(inCluster, `cluster=""`)
+
+var userLabelRe = regexp.MustCompile(`[{,]client_user="((?:[^"\\]|\\.)*)"`)
+
+// sessionsByUser is the generator's truth: sessions started per user.
+func sessionsByUser(t *testing.T, truth loggen.Truth) map[string]float64 {
+	out := map[string]float64{}
+	for key, v := range truth.Series {
+		if !strings.HasPrefix(key, "mirrord_sessions_started_total{") {
+			continue
+		}
+		m := userLabelRe.FindStringSubmatch(key)
+		if m == nil {
+			t.Fatalf("truth series without client_user: %s", key)
+		}
+		user := strings.NewReplacer(`\\`, `\`, `\"`, `"`, `\n`, "\n").Replace(m[1])
+		out[user] += v
+	}
+	return out
+}
+
+// checkValues compares the Users table's sessions with the generator's
+// truth: every user's sessions, the ones of series born after Prometheus'
+// first scrape included (the newcomer's and those of the held-back part of
+// the log), where increase() alone would count only their growth.
+func checkValues(ctx context.Context, t *testing.T, promURL string, truth loggen.Truth) {
+	t.Helper()
+	want := sessionsByUser(t, truth)
+	want[newcomer]++
+	var expr string
+	for _, p := range users().Panels {
+		if p.Title == "Users" {
+			expr = substitutions.Replace(fileExporterOnly.Replace(p.Queries[0].Expr))
+		}
+	}
+	got := vectorBy(ctx, t, promURL, expr, "client_user")
+	for user, n := range want {
+		if got[user] != n {
+			t.Errorf("Users table: %q has %v sessions, want %v", user, got[user], n)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Users table: %d users, want %d", len(got), len(want))
+	}
+	// What the panels did before inRange: the newcomer's session is not
+	// counted.
+	plain := vectorBy(ctx, t, promURL, `sum by (client_user) (increase(mirrord_sessions_started_total{client_user="`+newcomer+`"}[1h]))`, "client_user")
+	if plain[newcomer] != 0 {
+		t.Logf("increase() alone counts %v sessions of the newcomer; Prometheus changed?", plain[newcomer])
+	}
+}
+
+// checkSeen checks the seat and user gauges' panels: the generated log
+// spans 6 hours, so the 1d, 7d and 30d windows hold the same users, at
+// least one and at most the log's users.
+func checkSeen(ctx context.Context, t *testing.T, promURL string, truth loggen.Truth) {
+	t.Helper()
+	users := len(sessionsByUser(t, truth)) + 1
+	for _, metric := range []string{"mirrord_users_seen", "mirrord_clients_seen"} {
+		var got []float64
+		for _, w := range []string{"1d", "7d", "30d"} {
+			v := vectorBy(ctx, t, promURL, substitutions.Replace(fileExporterOnly.Replace(window(metric, w))), "")
+			got = append(got, v[""])
+		}
+		if got[0] < 1 || got[0] != got[1] || got[1] != got[2] {
+			t.Errorf("%s over 1d, 7d, 30d: %v, want one value above 0 (the log spans 6h)", metric, got)
+		}
+		if metric == "mirrord_users_seen" && got[2] > float64(users) {
+			t.Errorf("%s: %v users, but the log has %d", metric, got[2], users)
+		}
+	}
+}
+
+// buildExporter builds the exporter binary into dir.
+func buildExporter(ctx context.Context, t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "exporter")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/exporter").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

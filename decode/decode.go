@@ -288,6 +288,18 @@ func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
 	if ev.Kind.Functional() {
 		d.values = f.labels(d.labels, d.values)
 		ev.Labels = d.tuples.get(d.values)
+		// Taken from the labels when they hold them, which spares a second
+		// lookup; client_user always is one (requiredLabel).
+		if i := d.labels.userAt; i > 0 {
+			ev.ClientUser = ev.Labels[i-1]
+		} else {
+			ev.ClientUser = f.text(requiredLabel)
+		}
+		if i := d.labels.clientAt; i > 0 {
+			ev.ClientID = ev.Labels[i-1]
+		} else {
+			ev.ClientID = f.text("client_id")
+		}
 	}
 	if len(d.cut) > 0 {
 		// Rare (a hostile or broken record): its own slice, as the event

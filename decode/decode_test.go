@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func mustLabels(t testing.TB, add, remove []string) LabelConfig {
@@ -25,10 +26,10 @@ func TestDecode(t *testing.T) {
 		want   Event
 	}{
 		"nested session start": {
-			rec: `{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","fields":{"message":"Session Start","client_user":"alice","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api","session_id":"5EF7258B5ED09466"},"target":"operator_session::controller"}`,
+			rec: `{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","fields":{"message":"Session Start","client_user":"alice","client_id":"9cb5dc5cbaa29eed","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api","session_id":"5EF7258B5ED09466"},"target":"operator_session::controller"}`,
 			ok:  true,
-			want: Event{Kind: SessionStart, Time: ts, SessionID: "5EF7258B5ED09466",
-				Labels: []string{"alice", "Alice", "shop", "deployment", "api"}},
+			want: Event{Kind: SessionStart, Time: ts, SessionID: "5EF7258B5ED09466", ClientID: "9cb5dc5cbaa29eed",
+				ClientUser: "alice", Labels: []string{"alice", "Alice", "shop", "deployment", "api"}},
 		},
 		"docs spelling": {
 			rec:  `{"fields":{"message":"Session Started","session_id":"A"}}`,
@@ -39,7 +40,7 @@ func TestDecode(t *testing.T) {
 			rec: `{"timestamp":"2026-08-17T18:15:08.583869Z","level":"INFO","message":"Port Stolen","session_id":"B","port":"8080","http_filter":"path=/api","client_user":"bob","target":"deployment/app/container/main","target":"operator::steal"}`,
 			ok:  true,
 			want: Event{Kind: PortSteal, Time: ts, SessionID: "B", Port: 8080, HTTPFiltered: true,
-				Labels: []string{"bob", "", "", "deployment", "app"}},
+				ClientUser: "bob", Labels: []string{"bob", "", "", "deployment", "app"}},
 		},
 		"flattened layout, only module target": {
 			rec:  `{"message":"Port Mirror","session_id":"B","port":80,"target":"operator::mirror"}`,
@@ -64,7 +65,7 @@ func TestDecode(t *testing.T) {
 		"escaped values and invalid utf8": {
 			rec:  "{\"fields\":{\"message\":\"Session\\u0020Start\",\"session_id\":\"D\",\"client_user\":\"j\\u00f6rg \\\"q\\\"\",\"client_name\":\"\xff\"}}",
 			ok:   true,
-			want: Event{Kind: SessionStart, SessionID: "D", Labels: []string{`jörg "q"`, "\uFFFD", "", "targetless", ""}},
+			want: Event{Kind: SessionStart, SessionID: "D", ClientUser: `jörg "q"`, Labels: []string{`jörg "q"`, "\uFFFD", "", "targetless", ""}},
 		},
 		"seat limit":         {rec: `{"fields":{"message":"Max seat count reached!","active_users":12}}`, ok: true, want: Event{Kind: SeatLimit, ActiveUsers: 12}},
 		"message processing": {rec: `{"fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":503}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "http", Mode: "steal", StatusClass: "5xx"}},
@@ -81,12 +82,12 @@ func TestDecode(t *testing.T) {
 			rec: `2026-08-17T18:15:08.583869Z  INFO session{id=1}: operator_session::steal: Port Stolen session_id=5EF7 port=8080 http_filter="header=x-user: \"a\"" client_user="alice" target="deployment/api/container/main"`,
 			ok:  true,
 			want: Event{Kind: PortSteal, Time: ts, SessionID: "5EF7", Port: 8080, HTTPFiltered: true,
-				Labels: []string{"alice", "", "", "deployment", "api"}},
+				ClientUser: "alice", Labels: []string{"alice", "", "", "deployment", "api"}},
 		},
 		"coloured plain text event": {
 			rec:  "\x1b[2m2026-08-17T18:15:08.583869Z\x1b[0m \x1b[32m INFO\x1b[0m \x1b[2moperator_session\x1b[0m\x1b[2m:\x1b[0m Session End \x1b[3msession_id\x1b[0m\x1b[2m=\x1b[0m5EF7 \x1b[3msession_duration\x1b[0m\x1b[2m=\x1b[0m61.5 \x1b[3mclient_user\x1b[0m\x1b[2m=\x1b[0m\"j\\u{f6}rg\"",
 			ok:   true,
-			want: Event{Kind: SessionEnd, Time: ts, SessionID: "5EF7", Duration: 61.5, HasDuration: true, Labels: []string{"jörg", "", "", "targetless", ""}},
+			want: Event{Kind: SessionEnd, Time: ts, SessionID: "5EF7", Duration: 61.5, HasDuration: true, ClientUser: "jörg", Labels: []string{"jörg", "", "", "targetless", ""}},
 		},
 		"truncated":                {rec: `{"fields":{"message":"Session Start","session_id":"F"`, reason: ReasonInvalidJSON},
 		"broken inside":            {rec: `{"fields":{"message":"Session Start","session_id":F}}`, reason: ReasonInvalidJSON},
@@ -242,5 +243,32 @@ func TestStatusClassEdges(t *testing.T) {
 	var ev Event
 	if ok, _ := New(mustLabels(t, nil, nil)).Decode([]byte(`{"fields":{"message":"Message Processing","event_type":"queue"}}`), &ev); !ok || ev.StatusClass != "" {
 		t.Errorf("without a code: ok %v, status class %q, want none", ok, ev.StatusClass)
+	}
+}
+
+// TestClientIdentity: every functional event carries client_id and
+// client_user, configured as labels or not, and a repeated value is the
+// decoder's interned string rather than a new one.
+func TestClientIdentity(t *testing.T) {
+	rec := []byte(`{"fields":{"message":"Copy Target","scale_down":false,"client_id":"9cb5dc5cbaa29eed","client_user":"alice"}}`)
+	for name, add := range map[string][]string{"default labels": nil, "client_id a label": {"client_id"}} {
+		t.Run(name, func(t *testing.T) {
+			d := New(mustLabels(t, add, nil))
+			var first, second Event
+			if ok, reason := d.Decode(rec, &first); !ok {
+				t.Fatalf("not decoded: %q", reason)
+			}
+			if first.ClientID != "9cb5dc5cbaa29eed" || first.ClientUser != "alice" {
+				t.Fatalf("client_id %q, client_user %q", first.ClientID, first.ClientUser)
+			}
+			d.Decode(rec, &second)
+			if unsafe.StringData(first.ClientID) != unsafe.StringData(second.ClientID) {
+				t.Error("client_id not interned: a new string for a value seen before")
+			}
+		})
+	}
+	var ev Event
+	if ok, _ := New(mustLabels(t, nil, nil)).Decode([]byte(`{"fields":{"message":"Copy Target","scale_down":false}}`), &ev); !ok || ev.ClientID != "" || ev.ClientUser != "" {
+		t.Errorf("a record without them: client_id %q, client_user %q", ev.ClientID, ev.ClientUser)
 	}
 }

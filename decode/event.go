@@ -87,6 +87,12 @@ type Event struct {
 	// keeps the slice for the series it creates: it must not change after.
 	Labels []string
 
+	// ClientID and ClientUser are the client_id and client_user fields of
+	// the six functional events, whether or not they are configured labels:
+	// the collector counts seats by them. "" when the record has none.
+	ClientID   string
+	ClientUser string
+
 	SessionID string
 	// Cut names the fields whose values were longer than
 	// MaxLabelValueBytes and were cut (the label names, "session_id",

@@ -22,6 +22,9 @@ var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // LabelConfig is the ordered list of event fields used as labels.
 type LabelConfig struct {
 	names []string
+	// userAt and clientAt are 1 + the positions of client_user and
+	// client_id in names, 0 when absent (as in the zero LabelConfig).
+	userAt, clientAt int
 }
 
 // NewLabelConfig starts from DefaultLabels, appends add and drops remove.
@@ -49,7 +52,7 @@ func NewLabelConfig(add, remove []string) (LabelConfig, error) {
 		}
 		names = slices.Delete(names, i, i+1)
 	}
-	return LabelConfig{names: names}, nil
+	return LabelConfig{names: names, userAt: slices.Index(names, requiredLabel) + 1, clientAt: slices.Index(names, "client_id") + 1}, nil
 }
 
 // Names returns the label names in order.
@@ -57,10 +60,11 @@ func (c LabelConfig) Names() []string { return slices.Clone(c.names) }
 
 // ValueFields lists the fields whose values an Event carries as text, each
 // at most MaxLabelValueBytes long: the labels, session_id and the Message
-// Processing fields. Event.Cut names only these.
+// Processing fields, and client_id (Event.ClientID). Event.Cut names only
+// these.
 func (c LabelConfig) ValueFields() []string {
 	fields := c.Names()
-	for _, f := range []string{"session_id", "event_type", "mode", "queue_type"} {
+	for _, f := range []string{"client_id", "session_id", "event_type", "mode", "queue_type"} {
 		if !slices.Contains(fields, f) {
 			fields = append(fields, f)
 		}

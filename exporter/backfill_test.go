@@ -172,6 +172,20 @@ func requireLastEqualsOnce(t *testing.T, last map[string]omSample, once map[stri
 	}
 }
 
+// requireSeatGauges fails unless the exposition has every seat gauge for
+// every window, each above 0.
+func requireSeatGauges(t *testing.T, exposition string) {
+	t.Helper()
+	for _, name := range []string{"mirrord_clients_seen", "mirrord_users_seen", "mirrord_sessions_concurrent_peak", "mirrord_users_concurrent_peak"} {
+		for _, w := range []string{"1d", "7d", "30d"} {
+			series := name + `{window="` + w + `"}`
+			if v := exportertest.Sample(t, exposition, series); !(v > 0) {
+				t.Errorf("%s = %v, want above 0", series, v)
+			}
+		}
+	}
+}
+
 // TestBackfillLastSampleEqualsOnce backfills a generated log with every
 // nasty part and checks the samples at the final event against --once and
 // the generator's truth.
@@ -187,6 +201,9 @@ func TestBackfillLastSampleEqualsOnce(t *testing.T) {
 
 			last := parseOpenMetrics(t, runBackfill(t, 10*time.Minute, path))
 			requireLastEqualsOnce(t, last, usageSeries(t, once))
+			// The seat gauges, which the truth leaves out, are compared
+			// too: they must be there, and not all zero.
+			requireSeatGauges(t, once)
 
 			// Longer than --session.max-age, so that sessions expire during
 			// the replay: the truth does not expire them, --once does.
@@ -199,6 +216,7 @@ func TestBackfillLastSampleEqualsOnce(t *testing.T) {
 				t.Error("no session expired in the long log")
 			}
 			requireLastEqualsOnce(t, parseOpenMetrics(t, runBackfill(t, 10*time.Minute, longPath)), usageSeries(t, longOnce))
+			requireSeatGauges(t, longOnce)
 
 			// The last sample is at the final event's time.
 			end := exportertest.Sample(t, once, "mirrord_last_event_timestamp_seconds")

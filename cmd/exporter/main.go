@@ -113,7 +113,7 @@ func newApp() (*kingpin.Application, *options) {
 	app.Flag("no-label", "Default label to drop (client_user cannot be dropped). Repeatable.").StringsVar(&o.noLabels)
 	app.Flag("session.max-age", "Drop a session that never ended from the active gauges once it is this old; 0 keeps it forever.").
 		Default("24h").DurationVar(&o.maxAge)
-	app.Flag("metrics.max-series", "Most series per metric family labelled from the log; further label values go to one series labelled "+collector.OverflowValue+". 0 means no cap.").
+	app.Flag("metrics.max-series", "Most series per metric family labelled from the log; further label values go to one series labelled "+collector.OverflowValue+". Also the most clients and users remembered for the seats seen. 0 means no cap.").
 		Default(strconv.Itoa(collector.DefaultMaxSeries)).IntVar(&o.maxSeries)
 	app.Flag("metrics.series-ttl", "Delete a series not updated for this long (active gauges only at zero); 0 never does. Deleting a counter series resets it.").
 		Default("0").DurationVar(&o.seriesTTL)
