@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
+	"github.com/mirrord-exporter/mirrord-exporter/input/otlp"
 	"github.com/mirrord-exporter/mirrord-exporter/statefile"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
@@ -44,6 +46,9 @@ type Config struct {
 	DisableInotify bool
 	// Kubernetes, if not nil, follows the operator pods' logs.
 	Kubernetes *Kubernetes
+	// OTLP, if not nil, receives logs pushed over OTLP/HTTP; the command
+	// serves OTLPHandler.
+	OTLP *OTLP
 	// Once reads every input to its end (Once, Backfill, Report) instead
 	// of following it (Run).
 	Once bool
@@ -73,6 +78,15 @@ type Kubernetes struct {
 	Container     string
 }
 
+// OTLP is the OTLP/HTTP receiver's configuration.
+type OTLP struct {
+	// MaxRequestBytes bounds a request body, as sent and after gzip.
+	MaxRequestBytes int64
+	// MaxInFlight is the most requests handled at once; 0 means
+	// otlp.DefaultMaxInFlight.
+	MaxInFlight int
+}
+
 // Exporter is every stage, wired: inputs feed sinks, sinks feed the events
 // channel, and the collector applies them.
 type Exporter struct {
@@ -82,6 +96,7 @@ type Exporter struct {
 	registry *prometheus.Registry
 	capped   *prometheus.Registry
 	inputs   inputs
+	otlp     *otlp.Receiver  // nil without Config.OTLP
 	ready    <-chan struct{} // closed once every input read what was there at start
 	coll     *collector.Collector
 	ingest   *ingest.Pipeline
@@ -215,6 +230,15 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 	if e.inputs, err = newInputs(cfg, ing.NewSink, e.gate, resume, reg); err != nil {
 		return nil, err
 	}
+	if o := cfg.OTLP; o != nil {
+		if e.otlp, err = otlp.New(otlp.Config{
+			Sink: ing.NewSink(otlp.Input, otlp.Input), Gate: e.gate,
+			MaxRequestBytes: o.MaxRequestBytes, MaxInFlight: o.MaxInFlight, MaxLineBytes: cfg.MaxLineBytes,
+			Logger: cfg.Logger, Registerer: reg,
+		}); err != nil {
+			return nil, fmt.Errorf("--otlp.listen-address: %w", err)
+		}
+	}
 	e.ready = e.inputs.ready()
 	return e, nil
 }
@@ -232,6 +256,14 @@ func (e *Exporter) Collector() *collector.Collector { return e.coll }
 // Gatherer gathers every metric.
 func (e *Exporter) Gatherer() prometheus.Gatherer {
 	return prometheus.Gatherers{e.registry, e.capped}
+}
+
+// OTLPHandler serves POST /v1/logs; nil without Config.OTLP.
+func (e *Exporter) OTLPHandler() http.Handler {
+	if e.otlp == nil {
+		return nil
+	}
+	return e.otlp
 }
 
 // Ready is closed once every input has read what was there at start.

@@ -28,10 +28,12 @@ type positions struct {
 func newInputs(cfg Config, newSink func(input, name string) input.Sink, gate *input.Gate, resume positions, reg prometheus.Registerer) (inputs, error) {
 	var in inputs
 	switch {
-	case len(cfg.Paths) == 0 && cfg.Kubernetes == nil:
-		return in, errors.New("no input: give --input.path or --kubernetes")
+	case len(cfg.Paths) == 0 && cfg.Kubernetes == nil && cfg.OTLP == nil:
+		return in, errors.New("no input: give --input.path, --kubernetes or --otlp.listen-address")
 	case cfg.Once && cfg.Kubernetes != nil:
 		return in, errors.New("--once reads saved logs to their end; it cannot follow --kubernetes")
+	case cfg.Once && cfg.OTLP != nil:
+		return in, errors.New("--once reads saved logs to their end; it cannot receive --otlp.listen-address")
 	}
 	if len(cfg.Paths) > 0 {
 		files, err := file.New(file.Config{
@@ -83,6 +85,11 @@ func (in inputs) run(ctx context.Context) error {
 	}
 	if in.pods != nil {
 		runs = append(runs, in.pods.Run)
+	}
+	if len(runs) == 0 {
+		// OTLP alone: requests are the input, until the end.
+		<-ctx.Done()
+		return nil
 	}
 	errs := make(chan error, len(runs))
 	for _, run := range runs {

@@ -40,7 +40,7 @@ type Server interface {
 
 // Run follows the inputs, and serves with srv (nil: none), until ctx is
 // cancelled, an input fails or srv does; then it shuts down in order: the
-// periodic saves, a last save with the inputs as they stand (held there
+// OTLP receiver (answering 503 from then on), the periodic saves, a last save with the inputs as they stand (held there
 // from then on), the server (httpGrace for its requests in flight, then
 // closed), the inputs, and the events in flight.
 func (e *Exporter) Run(ctx context.Context, srv Server) error {
@@ -90,6 +90,11 @@ func (e *Exporter) Run(ctx context.Context, srv Server) error {
 			err = fmt.Errorf("inputs: %w", err)
 		}
 		inputsDone <- nil
+	}
+	if e.otlp != nil {
+		// Before the last save, so that every request answered 200 is in
+		// it; later ones are answered 503 and sent again after the restart.
+		e.otlp.Close()
 	}
 	stopSaver()
 	<-saverDone

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,11 +61,15 @@ type options struct {
 	// response, so that clients that do not read cannot starve the others.
 	readHeaderTimeout time.Duration
 	writeTimeout      time.Duration
-	pprof             bool
-	logLevel          string
-	logFormat         string
-	stateFile         string
-	saveInterval      time.Duration
+	// otlpListenAddress serves OTLP/HTTP logs when set; otlpMaxRequestBytes
+	// bounds a request's body, before and after gzip.
+	otlpListenAddress   string
+	otlpMaxRequestBytes units.Base2Bytes
+	pprof               bool
+	logLevel            string
+	logFormat           string
+	stateFile           string
+	saveInterval        time.Duration
 
 	// command is the subcommand: serve (the default, also --once),
 	// backfill or report.
@@ -94,6 +99,11 @@ func newApp() (*kingpin.Application, *options) {
 		Default("10s").DurationVar(&o.readHeaderTimeout)
 	app.Flag("web.write-timeout", "Time a scraper has to take a rendered /metrics response before its connection is closed and the scrape counted in mirrord_exporter_scrapes_stalled_total.").
 		Default("5s").DurationVar(&o.writeTimeout)
+
+	app.Flag("otlp.listen-address", "Address to receive the operator's logs on over OTLP/HTTP (POST /v1/logs), behind --web.config.file's TLS and basic auth; empty receives none.").
+		StringVar(&o.otlpListenAddress)
+	app.Flag("otlp.max-request-bytes", "Largest OTLP request body accepted, both as sent and after gzip; larger ones are answered 413.").
+		Default("4MiB").BytesVar(&o.otlpMaxRequestBytes)
 
 	app.Flag("input.path", "Operator log to follow: a file, a glob (files that appear later are followed too) or - for standard input. Repeatable.").
 		StringsVar(&o.paths)
@@ -159,8 +169,14 @@ func (o *options) check(cmd string) (*options, error) {
 		if o.kubernetes.enabled {
 			return nil, fmt.Errorf("%s reads saved logs; it cannot follow --kubernetes", o.command)
 		}
+		if o.otlpListenAddress != "" {
+			return nil, fmt.Errorf("%s reads saved logs; it cannot receive --otlp.listen-address", o.command)
+		}
 		// Both read saved logs to their end, like --once.
 		o.once = true
+	}
+	if o.otlpListenAddress != "" && o.once {
+		return nil, errors.New("--once reads saved logs to their end; it cannot receive --otlp.listen-address")
 	}
 	if o.stateFile != "" && o.once {
 		what := "--once"
@@ -177,6 +193,9 @@ func (o *options) check(cmd string) (*options, error) {
 	}
 	if int64(o.maxLineBytes) < 1024 || int64(o.maxLineBytes) > 1<<30 {
 		return nil, fmt.Errorf("--input.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
+	}
+	if int64(o.otlpMaxRequestBytes) < 1024 || int64(o.otlpMaxRequestBytes) > 1<<30 {
+		return nil, fmt.Errorf("--otlp.max-request-bytes must be between 1KiB and 1GiB, got %s", o.otlpMaxRequestBytes)
 	}
 	if o.maxSeries < 0 {
 		return nil, fmt.Errorf("--metrics.max-series must not be negative, got %d", o.maxSeries)
@@ -313,7 +332,17 @@ func runExporter(ctx context.Context, o *options, hup <-chan os.Signal, stdout i
 			}
 		}
 	}()
-	return e.Run(ctx, newWebServer(o, e, base, logger))
+	var srv exporter.Server = newWebServer(o, e, base, logger)
+	if o.otlpListenAddress != "" {
+		// Bound before serving: a taken port fails the start, and /-/ready
+		// answers only once OTLP clients can connect.
+		otlpSrv, err := newOTLPServer(o, e.OTLPHandler(), base)
+		if err != nil {
+			return err
+		}
+		srv = servers{srv, otlpSrv}
+	}
+	return e.Run(ctx, srv)
 }
 
 // config is the exporter's configuration the flags give.
@@ -329,6 +358,9 @@ func (o *options) config(logger log.Logger) (exporter.Config, error) {
 		Labels: o.labels, NoLabels: o.noLabels, SessionMaxAge: o.maxAge, MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL,
 		StateFile: o.stateFile, SaveInterval: o.saveInterval,
 		Logger: logger,
+	}
+	if o.otlpListenAddress != "" {
+		cfg.OTLP = &exporter.OTLP{MaxRequestBytes: int64(o.otlpMaxRequestBytes)}
 	}
 	if k := o.kubernetes; k.enabled {
 		cfg.Kubernetes = &exporter.Kubernetes{

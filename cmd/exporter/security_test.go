@@ -68,20 +68,28 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x
 	return certFile, keyFile, pool
 }
 
+// tlsAuthWebConfig writes, in dir, a --web.config.file with TLS (a
+// self-signed certificate, trusted by pool) and basic auth for user.
+func tlsAuthWebConfig(t *testing.T, dir, user, password string) (path string, pool *x509.CertPool) {
+	t.Helper()
+	certFile, keyFile, pool := selfSignedCert(t, dir)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, "tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  %s: %s\n",
+		certFile, keyFile, user, hash), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, pool
+}
+
 // TestWebConfigTLSAndBasicAuth runs the real binary with a --web.config.file
 // that enables TLS and basic auth, and scrapes it with a real client.
 func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSignedCert(t, dir)
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webConfig := filepath.Join(dir, "web.yml")
-	if err := os.WriteFile(webConfig, fmt.Appendf(nil, "tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  prometheus: %s\n",
-		certFile, keyFile, hash), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	webConfig, pool := tlsAuthWebConfig(t, dir, "prometheus", "s3cret")
 	logPath := filepath.Join(dir, "operator.log")
 	exportertest.AppendLines(t, logPath, []string{`{"fields":{"message":"Session Start","session_id":"A","client_user":"alice"}}`})
 

@@ -89,7 +89,7 @@ func checkManifests(t *testing.T, m *manifests, v chartValues) {
 	mode := v.Mode
 	var pod corev1.PodTemplateSpec
 	switch {
-	case mode == "kubernetes" && len(m.Deployments) == 1 && len(m.DaemonSets) == 0:
+	case (mode == "kubernetes" || mode == "otlp") && len(m.Deployments) == 1 && len(m.DaemonSets) == 0:
 		d := m.Deployments[0]
 		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
 			t.Errorf("Deployment replicas = %v, want 1: two readers would count every event twice", d.Spec.Replicas)
@@ -176,6 +176,7 @@ func checkArgs(t *testing.T, c corev1.Container, mode string) {
 	want := map[string][]string{
 		"kubernetes": {"kubernetes", "kubernetes.namespace=mirrord", "kubernetes.label-selector=app=mirrord-operator", "kubernetes.container=mirrord-operator"},
 		"files":      {"input.path=/var/log/containers/*_mirrord_mirrord-operator-*.log"},
+		"otlp":       {"otlp.listen-address=:4318"},
 	}[mode]
 	for _, w := range want {
 		name, val, _ := strings.Cut(w, "=")
@@ -188,6 +189,14 @@ func checkArgs(t *testing.T, c corev1.Container, mode string) {
 	}
 	if mode == "kubernetes" && len(args["input.path"]) > 0 {
 		t.Error("kubernetes mode also reads --input.path")
+	}
+	// The operator's log and its OTLP export carry the same events: one
+	// input only, or each would be counted twice.
+	if mode != "otlp" && len(args["otlp.listen-address"]) > 0 {
+		t.Errorf("%s mode also receives OTLP", mode)
+	}
+	if mode == "otlp" && len(args["kubernetes"])+len(args["input.path"]) > 0 {
+		t.Error("otlp mode also reads the operator's log")
 	}
 }
 
@@ -236,8 +245,14 @@ func checkPorts(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, c corev1
 	if err != nil {
 		t.Fatalf("--web.listen-address=%s: %v", listen[0], err)
 	}
-	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || int(c.Ports[0].ContainerPort) != port {
-		t.Errorf("container ports %+v, want http on %d", c.Ports, port)
+	wantPorts := []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port), Protocol: corev1.ProtocolTCP}}
+	wantService := []string{"http"}
+	if v.Mode == "otlp" {
+		wantPorts = append(wantPorts, corev1.ContainerPort{Name: "otlp", ContainerPort: 4318, Protocol: corev1.ProtocolTCP})
+		wantService = append(wantService, "otlp")
+	}
+	if !reflect.DeepEqual(c.Ports, wantPorts) {
+		t.Errorf("container ports %+v, want %+v", c.Ports, wantPorts)
 	}
 	for name, p := range map[string]*corev1.Probe{"/-/healthy": c.LivenessProbe, "/-/ready": c.ReadinessProbe} {
 		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != name || p.HTTPGet.Port.String() != "http" {
@@ -252,8 +267,12 @@ func checkPorts(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, c corev1
 	if !selects(svc.Spec.Selector, pod.Labels) {
 		t.Errorf("Service selector %v does not select the pods %v", svc.Spec.Selector, pod.Labels)
 	}
-	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort.String() != "http" {
-		t.Errorf("Service ports %+v, want one to http", svc.Spec.Ports)
+	var targets []string
+	for _, sp := range svc.Spec.Ports {
+		targets = append(targets, sp.TargetPort.String())
+	}
+	if !slices.Equal(targets, wantService) {
+		t.Errorf("Service ports %+v, want ones to %v", svc.Spec.Ports, wantService)
 	}
 	for _, sm := range m.ServiceMonitors {
 		if !selects(sm.Spec.Selector.MatchLabels, svc.Labels) || !slices.Contains(sm.Spec.NamespaceSelector.MatchNames, svc.Namespace) {
@@ -296,12 +315,12 @@ func selects(selector, labels map[string]string) bool {
 
 func checkRBAC(t *testing.T, m *manifests, spec corev1.PodSpec, mode string) {
 	t.Helper()
-	if mode == "files" {
+	if mode != "kubernetes" {
 		if len(m.Roles)+len(m.RoleBindings) > 0 {
-			t.Error("files mode needs no RBAC")
+			t.Errorf("%s mode needs no RBAC", mode)
 		}
 		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-			t.Error("files mode mounts a service account token it does not use")
+			t.Errorf("%s mode mounts a service account token it does not use", mode)
 		}
 		return
 	}
@@ -349,9 +368,9 @@ func checkVolumes(t *testing.T, spec corev1.PodSpec, c corev1.Container, mode st
 			hostPaths[v.Name] = v.HostPath.Path
 		}
 	}
-	if mode == "kubernetes" {
+	if mode != "files" {
 		if len(hostPaths) > 0 {
-			t.Errorf("kubernetes mode mounts host paths %v", hostPaths)
+			t.Errorf("%s mode mounts host paths %v", mode, hostPaths)
 		}
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -39,8 +40,9 @@ type chartValues struct {
 		Alerts   map[string]bool `json:"alerts"`
 	} `json:"prometheusRule"`
 	NetworkPolicy struct {
-		Enabled bool                             `json:"enabled"`
-		From    []networkingv1.NetworkPolicyPeer `json:"from"`
+		Enabled  bool                             `json:"enabled"`
+		From     []networkingv1.NetworkPolicyPeer `json:"from"`
+		OTLPFrom []networkingv1.NetworkPolicyPeer `json:"otlpFrom"`
 	} `json:"networkPolicy"`
 }
 
@@ -234,8 +236,13 @@ func checkNetworkPolicy(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, 
 	if !slices.Equal(np.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
 		t.Errorf("policyTypes %v, want Ingress only (egress to the API server stays open)", np.PolicyTypes)
 	}
-	if len(np.Ingress) != 1 {
-		t.Fatalf("%d ingress rules, want 1", len(np.Ingress))
+	// Prometheus to the metrics; in mode otlp, the operator to the OTLP port.
+	wantRules := 1
+	if v.Mode == "otlp" {
+		wantRules = 2
+	}
+	if len(np.Ingress) != wantRules {
+		t.Fatalf("%d ingress rules, want %d", len(np.Ingress), wantRules)
 	}
 	in := np.Ingress[0]
 	if !reflect.DeepEqual(in.From, v.NetworkPolicy.From) || len(in.From) == 0 {
@@ -243,6 +250,21 @@ func checkNetworkPolicy(t *testing.T, m *manifests, pod corev1.PodTemplateSpec, 
 	}
 	if len(in.Ports) != 1 || in.Ports[0].Port == nil || in.Ports[0].Port.String() != "http" {
 		t.Errorf("ingress ports %+v, want the http port only", in.Ports)
+	}
+	if v.Mode != "otlp" {
+		return
+	}
+	otlp := np.Ingress[1]
+	want := v.NetworkPolicy.OTLPFrom
+	if len(want) == 0 {
+		want = []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"kubernetes.io/metadata.name": "mirrord"}}}}
+	}
+	if !reflect.DeepEqual(otlp.From, want) {
+		t.Errorf("OTLP ingress from %+v, want %+v", otlp.From, want)
+	}
+	if len(otlp.Ports) != 1 || otlp.Ports[0].Port == nil || otlp.Ports[0].Port.String() != "otlp" {
+		t.Errorf("OTLP ingress ports %+v, want the otlp port only", otlp.Ports)
 	}
 }
 
