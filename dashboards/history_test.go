@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrord-exporter/mirrord-exporter/internal/exportertest"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 )
@@ -75,8 +75,8 @@ func TestHistory(t *testing.T) {
 
 	// The day's sessions per user: --once at the end less --once a day
 	// before, users new in the day included.
-	want := onceSessionsByUser(ctx, t, bin, dir, logUntil(t, log.Bytes(), end))
-	before := onceSessionsByUser(ctx, t, bin, dir, logUntil(t, log.Bytes(), end.Add(-24*time.Hour)))
+	want := onceSessionsByUser(ctx, t, bin, dir, exportertest.LogUntil(t, log.Bytes(), end))
+	before := onceSessionsByUser(ctx, t, bin, dir, exportertest.LogUntil(t, log.Bytes(), end.Add(-24*time.Hour)))
 	for user, n := range before {
 		want[user] -= n
 	}
@@ -213,29 +213,6 @@ func onceSessionsByUser(ctx context.Context, t *testing.T, bin, dir string, log 
 		series[line[:i]] = v
 	}
 	return sessionsByUser(t, loggen.Truth{Series: series})
-}
-
-// logUntil is the prefix of a raw, time-ordered log up to the last line
-// stamped at or before end.
-func logUntil(t *testing.T, log []byte, end time.Time) []byte {
-	t.Helper()
-	n := 0
-	for _, line := range bytes.SplitAfter(log, []byte("\n")) {
-		var rec struct {
-			Timestamp time.Time `json:"timestamp"`
-		}
-		if err := json.Unmarshal(line, &rec); err != nil || rec.Timestamp.IsZero() {
-			if len(bytes.TrimSpace(line)) == 0 {
-				break
-			}
-			t.Fatalf("line without a timestamp in the generated log: %q (%v)", line, err)
-		}
-		if rec.Timestamp.After(end) {
-			break
-		}
-		n += len(line)
-	}
-	return log[:n]
 }
 
 // queryAt runs an instant query at ts and gives its single value.

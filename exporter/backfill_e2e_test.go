@@ -1,7 +1,6 @@
 package exporter_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,28 +21,6 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/internal/loggen"
 	"github.com/mirrord-exporter/mirrord-exporter/internal/prometheustest"
 )
-
-// logUntil is the prefix of a raw, time-ordered log up to the last line
-// stamped at or before end: the log as the operator had written it at end.
-func logUntil(t *testing.T, log []byte, end time.Time) []byte {
-	t.Helper()
-	sc := bufio.NewScanner(bytes.NewReader(log))
-	sc.Buffer(nil, 1<<20)
-	n := 0
-	for sc.Scan() {
-		var rec struct {
-			Timestamp time.Time `json:"timestamp"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil || rec.Timestamp.IsZero() {
-			t.Fatalf("line without a timestamp in the generated log: %q (%v)", sc.Text(), err)
-		}
-		if rec.Timestamp.After(end) {
-			break
-		}
-		n += len(sc.Bytes()) + 1
-	}
-	return log[:n]
-}
 
 // lastTimestamp is the timestamp of the last line of a raw log.
 func lastTimestamp(t *testing.T, log []byte) time.Time {
@@ -169,7 +146,7 @@ func TestBackfillIntoPrometheus(t *testing.T) {
 	// The truth at an instant is --once on the log as it was then.
 	onceAt := func(end time.Time) string {
 		c := config(io.Discard, "-")
-		c.Stdin = bytes.NewReader(logUntil(t, log.Bytes(), end))
+		c.Stdin = bytes.NewReader(exportertest.LogUntil(t, log.Bytes(), end))
 		return once(t, c)
 	}
 	const window = 6 * time.Hour

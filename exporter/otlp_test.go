@@ -19,12 +19,13 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/internal/otlptest"
 )
 
-// startOTLP runs an exporter whose only input is OTLP, served on a loopback
-// port whose host:port it returns.
-func startOTLP(t *testing.T, o exporter.OTLP) (*running, string) {
+// startOTLP runs an exporter whose only input is OTLP (with stateFile, if
+// not empty), served on a loopback port whose host:port it returns.
+func startOTLP(t *testing.T, o exporter.OTLP, stateFile string) (*running, string) {
 	t.Helper()
 	cfg := config(nil)
 	cfg.OTLP = &o
+	cfg.StateFile = stateFile
 	r := start(t, cfg, false)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,7 +55,7 @@ func TestOTLPWithTheSDK(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			recs, truth := otlptest.Workload(t, 7)
-			r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20})
+			r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20}, "")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := otlptest.Send(ctx, addr, recs, otlploghttp.WithInsecure(), c.opt); err != nil {
@@ -71,7 +72,7 @@ func TestOTLPWithTheSDK(t *testing.T) {
 // gzipped, and requires the truth.
 func TestOTLPJSON(t *testing.T) {
 	recs, truth := otlptest.Workload(t, 8)
-	r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20})
+	r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20}, "")
 	for i, req := range otlptest.Batches(recs, 700) {
 		body, err := protojson.Marshal(req)
 		if err != nil {
@@ -129,7 +130,7 @@ func requireOTLPCounts(t *testing.T, body string, records int) {
 // each record once, and the metrics equal the truth.
 func TestOTLPBusyThenRetried(t *testing.T) {
 	recs, truth := otlptest.Workload(t, 9)
-	r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20, MaxInFlight: 1})
+	r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20, MaxInFlight: 1}, "")
 	slow, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -179,18 +180,9 @@ func TestOTLPStateFileAcrossRestart(t *testing.T) {
 	stateFile := t.TempDir() + "/state"
 	half := len(recs) / 2
 	for i, part := range [][]otlptest.Record{recs[:half], recs[half:]} {
-		cfg := config(nil)
-		cfg.OTLP = &exporter.OTLP{MaxRequestBytes: 4 << 20}
-		cfg.StateFile = stateFile
-		r := start(t, cfg, false)
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: r.e.OTLPHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(l)
+		r, addr := startOTLP(t, exporter.OTLP{MaxRequestBytes: 4 << 20}, stateFile)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err = otlptest.Send(ctx, l.Addr().String(), part, otlploghttp.WithInsecure())
+		err := otlptest.Send(ctx, addr, part, otlploghttp.WithInsecure())
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -200,6 +192,5 @@ func TestOTLPStateFileAcrossRestart(t *testing.T) {
 			exportertest.RequireTruth(t, body, truth)
 		}
 		r.shutdown(t)
-		srv.Close()
 	}
 }

@@ -38,6 +38,38 @@ type Server interface {
 	Close() error
 }
 
+// Servers serve together: Serve returns with the first to stop, and
+// Shutdown and Close act on all of them at once.
+type Servers []Server
+
+func (ss Servers) Serve() error {
+	errs := make(chan error, len(ss))
+	for _, s := range ss {
+		go func() { errs <- s.Serve() }()
+	}
+	return <-errs
+}
+
+func (ss Servers) Shutdown(ctx context.Context) error {
+	errs := make(chan error, len(ss))
+	for _, s := range ss {
+		go func() { errs <- s.Shutdown(ctx) }()
+	}
+	var all []error
+	for range ss {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+func (ss Servers) Close() error {
+	var all []error
+	for _, s := range ss {
+		all = append(all, s.Close())
+	}
+	return errors.Join(all...)
+}
+
 // Run follows the inputs, and serves with srv (nil: none), until ctx is
 // cancelled, an input fails or srv does; then it shuts down in order: the
 // OTLP receiver (answering 503 from then on), the periodic saves, a last save with the inputs as they stand (held there

@@ -332,7 +332,7 @@ func runExporter(ctx context.Context, o *options, hup <-chan os.Signal, stdout i
 			}
 		}
 	}()
-	var srv exporter.Server = newWebServer(o, e, base, logger)
+	var srv exporter.Server = newWebServer(routes(o, e, logger), o.web, o.readHeaderTimeout, base)
 	if o.otlpListenAddress != "" {
 		// Bound before serving: a taken port fails the start, and /-/ready
 		// answers only once OTLP clients can connect.
@@ -340,7 +340,7 @@ func runExporter(ctx context.Context, o *options, hup <-chan os.Signal, stdout i
 		if err != nil {
 			return err
 		}
-		srv = servers{srv, otlpSrv}
+		srv = exporter.Servers{srv, otlpSrv}
 	}
 	return e.Run(ctx, srv)
 }

@@ -24,33 +24,54 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
 
-// webServer serves the routes with the exporter toolkit (TLS, basic auth,
-// systemd sockets as --web.config.file and --web.listen-address say).
+// webServer serves a handler with the exporter toolkit (TLS, basic auth,
+// systemd sockets as its flags and --web.config.file say): the metrics on
+// --web.listen-address, and the OTLP receiver on --otlp.listen-address.
 type webServer struct {
-	server *http.Server
-	flags  *web.FlagConfig
-	logger *slog.Logger
+	name     string       // prefixes its serving errors; empty for the metrics
+	listener net.Listener // bound at start (OTLP); nil: the toolkit listens
+	server   *http.Server
+	flags    *web.FlagConfig
+	logger   *slog.Logger
 }
 
-func newWebServer(o *options, e *exporter.Exporter, base, logger log.Logger) webServer {
+func newWebServer(h http.Handler, flags *web.FlagConfig, readHeaderTimeout time.Duration, base log.Logger) *webServer {
 	stamped := log.With(base, "ts", log.DefaultTimestampUTC)
-	return webServer{
+	return &webServer{
 		server: &http.Server{
-			Handler:           routes(o, e, logger),
-			ReadHeaderTimeout: o.readHeaderTimeout,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			// A client has this long to send its request (an OTLP body of
+			// at most --otlp.max-request-bytes), and to take the answer.
+			ReadTimeout:  30 * time.Second,
+			WriteTimeout: 60 * time.Second,
+			IdleTimeout:  2 * time.Minute,
 			// net/http's own complaints (a TLS handshake that failed, a
 			// client that sent garbage) as lines of the exporter's log.
 			ErrorLog: stdlog.New(log.NewStdlibAdapter(level.Warn(stamped)), "", 0),
 		},
-		flags: o.web,
+		flags: flags,
 		// The bridge stamps slog's time under its own key: it is dropped,
 		// and exporter-toolkit's lines carry the exporter's ts instead.
 		// The level filter is base's, as for every other line.
 		logger: slog.New(untimed{sloggokit.NewGoKitHandler(stamped, slog.LevelDebug)}),
 	}
+}
+
+// newOTLPServer binds the listener now, so that a taken address fails the
+// start rather than the serving, and the exporter is ready only once OTLP
+// clients can connect. It shares --web.config.file with the metrics.
+func newOTLPServer(o *options, h http.Handler, base log.Logger) (*webServer, error) {
+	l, err := net.Listen("tcp", o.otlpListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("--otlp.listen-address: %w", err)
+	}
+	addrs := []string{o.otlpListenAddress}
+	noSystemd := false
+	s := newWebServer(h, &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &noSystemd, WebConfigFile: o.web.WebConfigFile},
+		o.readHeaderTimeout, base)
+	s.name, s.listener, s.logger = "otlp", l, s.logger.With("server", "otlp")
+	return s, nil
 }
 
 // untimed drops a record's time, which the go-kit logger it writes to
@@ -68,11 +89,22 @@ func (h untimed) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h untimed) WithGroup(name string) slog.Handler { return untimed{h.Handler.WithGroup(name)} }
 
-func (s webServer) Serve() error { return web.ListenAndServe(s.server, s.flags, s.logger) }
+func (s *webServer) Serve() error {
+	var err error
+	if s.listener != nil {
+		err = web.Serve(s.listener, s.server, s.flags, s.logger)
+	} else {
+		err = web.ListenAndServe(s.server, s.flags, s.logger)
+	}
+	if s.name != "" && err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return err
+}
 
-func (s webServer) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
+func (s *webServer) Shutdown(ctx context.Context) error { return s.server.Shutdown(ctx) }
 
-func (s webServer) Close() error { return s.server.Close() }
+func (s *webServer) Close() error { return s.server.Close() }
 
 func routes(o *options, e *exporter.Exporter, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()

@@ -7,6 +7,7 @@ package exportertest
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -227,4 +228,27 @@ func CaughtUp(t *testing.T, what string, scrape func() string, input string, lin
 	// Families are collected one after another: scrape again now that
 	// nothing moves.
 	return scrape()
+}
+
+// LogUntil is the prefix of a raw, time-ordered log up to the last line
+// stamped at or before end: the log as the operator had written it at end.
+func LogUntil(t *testing.T, log []byte, end time.Time) []byte {
+	t.Helper()
+	n := 0
+	for _, line := range bytes.SplitAfter(log, []byte("\n")) {
+		var rec struct {
+			Timestamp time.Time `json:"timestamp"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil || rec.Timestamp.IsZero() {
+			if len(bytes.TrimSpace(line)) == 0 {
+				break
+			}
+			t.Fatalf("line without a timestamp in the generated log: %q (%v)", line, err)
+		}
+		if rec.Timestamp.After(end) {
+			break
+		}
+		n += len(line)
+	}
+	return log[:n]
 }
