@@ -2,11 +2,13 @@ package backfill
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/decode"
@@ -14,35 +16,6 @@ import (
 )
 
 var t0 = time.Date(2026, 8, 17, 18, 0, 0, 0, time.UTC)
-
-func TestOrder(t *testing.T) {
-	events := []decode.Event{
-		{Kind: decode.SeatLimit}, // before any timestamp: the first one
-		{Kind: decode.SessionStart, Time: t0.Add(2 * time.Second)},
-		{Kind: decode.SeatLimit},                             // the one before it
-		{Kind: decode.SessionEnd, Time: t0.Add(time.Second)}, // from another file, earlier
-	}
-	if err := Order(events); err != nil {
-		t.Fatal(err)
-	}
-	want := []struct {
-		kind decode.Kind
-		at   time.Duration
-	}{
-		{decode.SessionEnd, time.Second},
-		{decode.SeatLimit, 2 * time.Second},
-		{decode.SessionStart, 2 * time.Second},
-		{decode.SeatLimit, 2 * time.Second},
-	}
-	for i, w := range want {
-		if events[i].Kind != w.kind || !events[i].Time.Equal(t0.Add(w.at)) {
-			t.Errorf("event %d: %v at %s, want %v at +%s", i, events[i].Kind, events[i].Time, w.kind, w.at)
-		}
-	}
-	if err := Order([]decode.Event{{Kind: decode.SeatLimit}}); err == nil {
-		t.Error("no error without any timestamp")
-	}
-}
 
 // replay runs Replay and writes its samples, returning the OpenMetrics text.
 func replay(t *testing.T, events []decode.Event, step time.Duration) string {
@@ -61,11 +34,10 @@ func replay(t *testing.T, events []decode.Event, step time.Duration) string {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	w.Start(events[0].Time.Truncate(step))
-	err = Replay(events, c, step, func(at time.Time) error {
+	usage := func() ([]*dto.MetricFamily, error) {
 		fams, err := reg.Gather()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		keep := fams[:0]
 		for _, f := range fams {
@@ -73,8 +45,9 @@ func replay(t *testing.T, events []decode.Event, step time.Duration) string {
 				keep = append(keep, f)
 			}
 		}
-		return w.Sample(keep, at)
-	})
+		return keep, nil
+	}
+	_, err = Replay(slices.Values(pointers(events)), c, step, TimelineSampler{W: w, Families: usage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +97,15 @@ func TestReplaySamplesAtBoundaries(t *testing.T) {
 }
 
 func TestReplayRejectsBadStep(t *testing.T) {
-	if err := Replay([]decode.Event{{Time: t0}}, nil, 0, nil); err == nil {
+	if _, err := Replay(slices.Values([]*decode.Event{{Time: t0}}), nil, 0, nil); err == nil {
 		t.Error("no error for a zero step")
 	}
+}
+
+func pointers(events []decode.Event) []*decode.Event {
+	out := make([]*decode.Event, len(events))
+	for i := range events {
+		out[i] = &events[i]
+	}
+	return out
 }

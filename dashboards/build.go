@@ -345,14 +345,19 @@ func All() []Dashboard {
 }
 
 // inRange is what counter m (with selector s) counted over the dashboard's
-// time range, per series. increase() alone misses a series' first events:
-// a series appears with its first count already in it (1, not 0), and
-// increase sees only growth between samples. A series that did not exist a
-// range ago was born in the range, so all of its value is in the range: it
-// counts its current value. Sum it by the labels wanted.
+// time range, per series. increase() alone misses the first events of a
+// scraped series born in the range: it appears with its first count
+// already in it (1, not 0), and increase sees only growth between samples.
+// A scraped series (it has an instance label) that did not exist a range
+// ago was born in the range, so all of its value is in the range: it counts
+// its current value. Backfilled series have no instance label and need no
+// such care: backfill writes a 0 before a series' first count, and a series
+// it leaves out while idle (--tsdb.series-idle) may be missing a range ago
+// without being new. Sum it by the labels wanted.
 func inRange(m, s string) string {
 	x := m + s
-	return "(increase(" + x + "[$__range]) and " + x + " offset $__range) or " + x
+	born := "(" + m + `{instance!="", ` + strings.TrimPrefix(s, "{") + " unless " + x + " offset $__range)"
+	return "(increase(" + x + "[$__range]) unless " + born + ") or " + born
 }
 
 // perInterval counts counter m per bar of a bars panel.

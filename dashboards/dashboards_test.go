@@ -276,7 +276,9 @@ func lintExpr(expr string, filters []string, bars bool) []string {
 		case r == "$__rate_interval":
 		case fn == "increase" && r == "$__range":
 			x := arg[:cut]
-			if !strings.Contains(expr, "(increase("+x+"[$__range]) and "+x+" offset $__range) or "+x) {
+			name, sel, _ := strings.Cut(x, "{")
+			born := "(" + name + `{instance!="", ` + sel + " unless " + x + " offset $__range)"
+			if !strings.Contains(expr, "(increase("+x+"[$__range]) unless "+born+") or "+born) {
 				problems = append(problems, "increase over [$__range] misses the first events of a new series: use inRange")
 			}
 		case fn == "increase" && r == "$__interval" && bars:

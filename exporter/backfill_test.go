@@ -139,12 +139,12 @@ func runBackfill(t *testing.T, step time.Duration, paths ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "backfill.om")
 	cfg := config(io.Discard, paths...)
-	cfg.Once = true
+	cfg.Once, cfg.InTimeOrder = true, true
 	e, err := exporter.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Backfill(context.Background(), out, step); err != nil {
+	if err := e.Backfill(context.Background(), exporter.BackfillOutputs{OpenMetrics: out}, step); err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
 	return out

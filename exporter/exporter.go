@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	"github.com/mirrord-exporter/mirrord-exporter/backfill"
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
@@ -52,6 +53,10 @@ type Config struct {
 	// Once reads every input to its end (Once, Backfill, Report) instead
 	// of following it (Run).
 	Once bool
+	// InTimeOrder merges the inputs' streams by the operator's time as
+	// they are read (Backfill, Report), rather than applying events as
+	// they come. It needs Once.
+	InTimeOrder bool
 
 	// Labels are the event fields added as labels, NoLabels the default
 	// labels dropped.
@@ -101,6 +106,7 @@ type Exporter struct {
 	coll     *collector.Collector
 	ingest   *ingest.Pipeline
 	events   chan decode.Event
+	merge    *backfill.Merge // with Config.InTimeOrder, instead of events
 
 	// With a state file: the gate the inputs deliver through, the
 	// collector's snapshot requests, and the saver.
@@ -178,15 +184,26 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	events := make(chan decode.Event, 1024)
-	ing, err := ingest.New(ingest.Config{
+	e := &Exporter{cfg: cfg, registry: reg, capped: capped, coll: coll}
+	icfg := ingest.Config{
 		Format: cfg.Format, MaxLineBytes: cfg.MaxLineBytes, Labels: labels,
-		Events: events, Logger: cfg.Logger, Registerer: reg,
-	})
+		Logger: cfg.Logger, Registerer: reg,
+	}
+	if cfg.InTimeOrder {
+		if !cfg.Once {
+			return nil, errors.New("merging inputs in time order needs Once")
+		}
+		e.merge = backfill.NewMerge()
+		icfg.StreamEvents = e.merge.Stream
+	} else {
+		e.events = make(chan decode.Event, 1024)
+		icfg.Events = e.events
+	}
+	ing, err := ingest.New(icfg)
 	if err != nil {
 		return nil, err
 	}
-	e := &Exporter{cfg: cfg, registry: reg, capped: capped, coll: coll, ingest: ing, events: events}
+	e.ingest = ing
 	var resume positions
 	if cfg.StateFile != "" {
 		e.gate = &input.Gate{}
@@ -227,7 +244,11 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 			return nil, err
 		}
 	}
-	if e.inputs, err = newInputs(cfg, ing.NewSink, e.gate, resume, reg); err != nil {
+	var opened func()
+	if e.merge != nil {
+		opened = e.merge.Seal
+	}
+	if e.inputs, err = newInputs(cfg, ing.NewSink, opened, e.gate, resume, reg); err != nil {
 		return nil, err
 	}
 	if o := cfg.OTLP; o != nil {

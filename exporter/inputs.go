@@ -25,7 +25,7 @@ type positions struct {
 }
 
 // The errors name the flags: they are what the user gave.
-func newInputs(cfg Config, newSink func(input, name string) input.Sink, gate *input.Gate, resume positions, reg prometheus.Registerer) (inputs, error) {
+func newInputs(cfg Config, newSink func(input, name string) input.Sink, opened func(), gate *input.Gate, resume positions, reg prometheus.Registerer) (inputs, error) {
 	var in inputs
 	switch {
 	case len(cfg.Paths) == 0 && cfg.Kubernetes == nil && cfg.OTLP == nil:
@@ -45,6 +45,7 @@ func newInputs(cfg Config, newSink func(input, name string) input.Sink, gate *in
 			Once:           cfg.Once,
 			Stdin:          cfg.Stdin,
 			NewSink:        newSink,
+			Opened:         opened,
 			Logger:         cfg.Logger,
 			Registerer:     reg,
 			Gate:           gate,

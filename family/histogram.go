@@ -164,6 +164,17 @@ func (bs nativeBuckets) widen() nativeBuckets {
 	return out
 }
 
+// Count returns the number of observations.
+func (h *Histogram) Count() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.count
+}
+
+// WriteMetric sets out's histogram to the series' classic and native buckets, as
+// an exposition has them.
+func (h *Histogram) WriteMetric(out *dto.Metric) { h.writeValue(out, dto.MetricType_HISTOGRAM) }
+
 func (h *Histogram) writeValue(out *dto.Metric, _ dto.MetricType) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -62,6 +62,8 @@ type seriesState struct {
 	// matching an increment always finds it.
 	held     int64
 	overflow bool
+	// changed: in its Vec's list of changed series (Vec.TrackChanges).
+	changed bool
 }
 
 // Series is one series of a capped family: its state and its metric. The
@@ -138,6 +140,7 @@ func (c *Capped[T]) Lookup(values []string) *Series[T] { return c.vec.series.loo
 func (c *Capped[T]) With(values ...string) *Series[T] {
 	ch := c.lookup(values, false)
 	ch.touched = c.now().UnixNano()
+	c.vec.touch(ch)
 	return ch
 }
 
@@ -147,6 +150,7 @@ func (c *Capped[T]) With(values ...string) *Series[T] {
 func (c *Capped[T]) WithOwn(values []string) *Series[T] {
 	ch := c.lookup(values, true)
 	ch.touched = c.now().UnixNano()
+	c.vec.touch(ch)
 	return ch
 }
 
@@ -276,6 +280,7 @@ func (g Gauge) hold(ch GaugeSeries) GaugeSeries {
 func (g Gauge) Dec(ch GaugeSeries) {
 	ch.held--
 	ch.touched = g.now().UnixNano()
+	g.vec.touch(ch)
 	ch.metric.Dec()
 }
 

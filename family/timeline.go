@@ -62,11 +62,11 @@ func (w *Timeline) Close() error {
 // previous step's time, so that increase() over a range covering its birth
 // counts its first events instead of taking them as the starting value.
 func (w *Timeline) Sample(families []*dto.MetricFamily, t time.Time) error {
-	if w.hasPrev && millis(t) <= millis(w.prev) {
+	if w.hasPrev && Millis(t) <= Millis(w.prev) {
 		return fmt.Errorf("sample at %s is not after the previous one at %s", t, w.prev)
 	}
 	zeroAt, zero := w.prev, w.hasPrev
-	if !zero && !w.start.IsZero() && millis(w.start) < millis(t) {
+	if !zero && !w.start.IsZero() && Millis(w.start) < Millis(t) {
 		zeroAt, zero = w.start, true
 	}
 	for _, mf := range families {
@@ -253,10 +253,10 @@ func labelString(labels []*dto.LabelPair) string {
 	return string(b)
 }
 
-// millis is t in the milliseconds Prometheus stores, rounded up so that a
+// Millis is t in the milliseconds Prometheus stores, rounded up so that a
 // final sample a fraction of a millisecond after a step boundary still comes
 // after that boundary's sample.
-func millis(t time.Time) int64 {
+func Millis(t time.Time) int64 {
 	ms := t.UnixMilli()
 	if time.UnixMilli(ms).Before(t) {
 		ms++
@@ -266,5 +266,5 @@ func millis(t time.Time) int64 {
 
 // formatTime is t in seconds since the epoch, as OpenMetrics wants.
 func formatTime(t time.Time) string {
-	return strconv.FormatFloat(float64(millis(t))/1e3, 'f', -1, 64)
+	return strconv.FormatFloat(float64(Millis(t))/1e3, 'f', -1, 64)
 }

@@ -35,6 +35,11 @@ type Vec[T Metric] struct {
 	mu     sync.Mutex
 	series seriesMap[T]
 	hash   uint64 // the hash find computed last; the collector's goroutine's
+
+	// tracking lists in changed the series updated since the last
+	// Changed (TrackChanges); the collector's goroutine's.
+	tracking bool
+	changed  []*Series[T]
 }
 
 func newVec[T Metric](ls *labelSet, newSeries func() T) *Vec[T] {
@@ -163,6 +168,51 @@ func (ls *labelSet) pairs(values []string) []*dto.LabelPair {
 		out[i] = &pairs[i]
 	}
 	return out
+}
+
+// Type returns the family's type: counter, gauge or histogram.
+func (v *Vec[T]) Type() dto.MetricType { return v.labels.typ }
+
+// LabelNames returns the family's label names, in the order of a series'
+// values.
+func (v *Vec[T]) LabelNames() []string {
+	names := make([]string, len(v.labels.names))
+	for i, j := range v.labels.order {
+		names[j] = *v.labels.names[i]
+	}
+	return names
+}
+
+// Series yields every series, in no order. The collector's goroutine only,
+// or while it applies nothing (a replay's samples).
+func (v *Vec[T]) Series(yield func(*Series[T]) bool) { v.series.all(yield) }
+
+// TrackChanges starts listing the series updated, for Changed: a replay
+// then reads only those rather than every series at every step.
+func (v *Vec[T]) TrackChanges() { v.tracking = true }
+
+// Changed yields, once each, the series updated since the last call, and
+// forgets them. The collector's goroutine only, with TrackChanges.
+func (v *Vec[T]) Changed(yield func(*Series[T]) bool) {
+	for i, s := range v.changed {
+		s.changed = false
+		if !yield(s) {
+			for _, rest := range v.changed[i+1:] {
+				rest.changed = false
+			}
+			break
+		}
+	}
+	clear(v.changed)
+	v.changed = v.changed[:0]
+}
+
+// touch lists s as changed, if tracked.
+func (v *Vec[T]) touch(s *Series[T]) {
+	if v.tracking && !s.changed {
+		s.changed = true
+		v.changed = append(v.changed, s)
+	}
 }
 
 // Describe implements prometheus.Collector.

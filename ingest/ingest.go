@@ -52,9 +52,13 @@ type Config struct {
 	MaxLineBytes int
 	Labels       decode.LabelConfig
 	// Events receives every decoded event; one consumer applies them.
-	Events     chan<- decode.Event
-	Logger     log.Logger
-	Registerer prometheus.Registerer
+	Events chan<- decode.Event
+	// StreamEvents, if set, replaces Events: each stream's events go to
+	// the channel it returns for the stream's name, which the sink closes
+	// at its end (backfill merges the streams by time).
+	StreamEvents func(name string) chan<- decode.Event
+	Logger       log.Logger
+	Registerer   prometheus.Registerer
 	// Now is the clock for rate-limiting warnings; time.Now when nil.
 	Now func() time.Time
 	// Lanes is how many goroutines share a large batch of one stream's
@@ -147,10 +151,15 @@ func New(cfg Config) (*Pipeline, error) {
 // the stream came from and name the file (or "-").
 func (p *Pipeline) NewSink(input, name string) input.Sink {
 	s := &sink{
-		p:     p,
-		name:  name,
-		lines: p.lines.WithLabelValues(input),
-		bytes: p.bytes.WithLabelValues(input),
+		p:          p,
+		name:       name,
+		lines:      p.lines.WithLabelValues(input),
+		bytes:      p.bytes.WithLabelValues(input),
+		events:     p.cfg.Events,
+		ownsEvents: p.cfg.StreamEvents != nil,
+	}
+	if s.ownsEvents {
+		s.events = p.cfg.StreamEvents(name)
 	}
 	s.main = s.newLane(false)
 	for i, w := range []unwrap.Format{unwrap.JSON, unwrap.Docker, unwrap.CRI} {
@@ -176,6 +185,10 @@ type sink struct {
 	lines   prometheus.Counter
 	bytes   prometheus.Counter
 	records [3]prometheus.Counter // by wrapper: JSON, Docker, CRI
+	// events receives the stream's events; the sink closes it at its end
+	// when it is the stream's own (Config.StreamEvents).
+	events     chan<- decode.Event
+	ownsEvents bool
 
 	// main holds the stream's unwrap state and delivers its results at
 	// once; spares are made for the first large batch.
@@ -238,6 +251,9 @@ func (s *sink) Close() {
 		// keep track of.
 		s.p.reject(rejection{reason: ReasonUnterminatedPartial, at: position{lines: noLine}}, s.name)
 	}
+	if s.ownsEvents {
+		close(s.events)
+	}
 }
 
 // send hands an event on, in line order, and counts the values cut in it.
@@ -245,7 +261,7 @@ func (s *sink) send(ev *decode.Event) {
 	for _, field := range ev.Cut {
 		s.p.truncated.WithLabelValues(field).Inc()
 	}
-	s.p.cfg.Events <- *ev
+	s.events <- *ev
 }
 
 // position is where a line starts in its stream, counted from where this

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -24,6 +25,9 @@ type Usage struct {
 	seatLimit                 float64
 	users                     map[string]*tally
 	targets                   map[string]*tally
+	// Note, when not empty, is printed under the period: why the numbers
+	// are what they are, such as a period without events.
+	Note string
 }
 
 // tally is one user's or target's share.
@@ -85,6 +89,43 @@ func Summarize(families []*dto.MetricFamily) *Usage {
 	return u
 }
 
+// Since is the usage between before and u, taken from the same replay at an
+// earlier and a later instant: the increase of the counters and of the
+// session time, and u's sessions active (at the later instant). Users and
+// targets that started no session and ended no session time in between are
+// left out of the distinct users and the top lists.
+func (u *Usage) Since(before *Usage) *Usage {
+	return &Usage{
+		started: u.started - before.started, ended: u.ended - before.ended, active: u.active,
+		durationSum: u.durationSum - before.durationSum, durationN: u.durationN - before.durationN,
+		stolen: u.stolen - before.stolen, filtered: u.filtered - before.filtered, mirrors: u.mirrors - before.mirrors,
+		copied: u.copied - before.copied, scaledDown: u.scaledDown - before.scaledDown,
+		seatLimit: u.seatLimit - before.seatLimit,
+		users:     tallySince(u.users, before.users),
+		targets:   tallySince(u.targets, before.targets),
+		Note:      u.Note,
+	}
+}
+
+// tallySince is each share's increase from before to now.
+func tallySince(now, before map[string]*tally) map[string]*tally {
+	out := make(map[string]*tally, len(now))
+	for k, t := range now {
+		d := *t
+		if b, ok := before[k]; ok {
+			d.sessions -= b.sessions
+			d.seconds -= b.seconds
+		}
+		if math.Abs(d.seconds) < 1e-6 {
+			// Durations are in microseconds: less is the rounding of
+			// sums added in another order once a series appeared.
+			d.seconds = 0
+		}
+		out[k] = &d
+	}
+	return out
+}
+
 // targetName is namespace/type/name, or the type alone for targetless
 // sessions; labels dropped with --no-label are left out.
 func targetName(l map[string]string) string {
@@ -100,11 +141,14 @@ func targetName(l map[string]string) string {
 	return strings.Join(parts, "/")
 }
 
-// Write prints the report of the logs from first to last, listing the top
+// Write prints the report of the period from first to last, listing the top
 // busiest users and targets (all of them if top is negative).
 func (u *Usage) Write(w io.Writer, first, last time.Time, top int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Period:\t%s to %s (%s)\n", first.Format(time.RFC3339), last.Format(time.RFC3339), last.Sub(first).Round(time.Second))
+	if u.Note != "" {
+		fmt.Fprintf(tw, "Note:\t%s\n", u.Note)
+	}
 	fmt.Fprintf(tw, "Sessions:\t%s started, %s ended, %s active at the end\n", num(u.started), num(u.ended), num(u.active))
 	fmt.Fprintf(tw, "Distinct users:\t%d\n", countNonZero(u.users))
 	fmt.Fprintf(tw, "Session hours:\t%.1f (over %s ended sessions with a duration)\n", u.durationSum/3600, num(u.durationN))

@@ -62,3 +62,43 @@ func TestTopIsBusiestFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestSince: the usage between two instants is the increase of the
+// counters and sums, the later gauge, and only the users and targets with
+// activity in between; a note is printed under the period.
+func TestSince(t *testing.T) {
+	usage := func(active float64, shares map[string][2]float64) *Usage {
+		started := &dto.MetricFamily{Name: proto.String("mirrord_sessions_started_total")}
+		duration := &dto.MetricFamily{Name: proto.String("mirrord_session_duration_seconds")}
+		gauge := &dto.MetricFamily{Name: proto.String("mirrord_sessions_active"),
+			Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(active)}}}}
+		for user, s := range shares {
+			started.Metric = append(started.Metric, &dto.Metric{Label: labelled(user, user+"-pod"), Counter: &dto.Counter{Value: proto.Float64(s[0])}})
+			duration.Metric = append(duration.Metric, &dto.Metric{Label: labelled(user, user+"-pod"),
+				Histogram: &dto.Histogram{SampleSum: proto.Float64(s[1]), SampleCount: proto.Uint64(uint64(s[0]))}})
+		}
+		return Summarize([]*dto.MetricFamily{started, duration, gauge})
+	}
+	before := usage(4, map[string][2]float64{"amy": {2, 3600}, "bob": {1, 7200}, "cat": {3, 0}})
+	after := usage(1, map[string][2]float64{"amy": {2, 3600}, "bob": {1, 9000}, "cat": {5, 0}, "dan": {1, 0}})
+	d := after.Since(before)
+	d.Note = "a note"
+	var b bytes.Buffer
+	if err := d.Write(&b, time.Unix(0, 0).UTC(), time.Unix(3600, 0).UTC(), -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Note:                a note\n",
+		"Sessions:            3 started, 0 ended, 1 active at the end\n",
+		"Distinct users:      3\n",
+		"Session hours:       0.5 (over 3 ended sessions",
+		"\nTop users  sessions  hours\n  cat      2         0.0\n  dan      1         0.0\n  bob      0         0.5\n\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "amy") {
+		t.Errorf("amy, with no activity in the period, is listed:\n%s", b.String())
+	}
+}

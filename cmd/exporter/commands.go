@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/mirrord-exporter/mirrord-exporter/blocks"
+	"github.com/mirrord-exporter/mirrord-exporter/exporter"
 	"github.com/mirrord-exporter/mirrord-exporter/input/kube"
 )
 
@@ -29,22 +32,79 @@ func addKubernetesFlags(app *kingpin.Application) *kubernetesOptions {
 
 // backfillOptions are the flags of the backfill command.
 type backfillOptions struct {
-	output string
-	step   time.Duration
+	output        string
+	tsdbPath      string
+	blockDuration time.Duration
+	overwrite     bool
+	seriesIdle    time.Duration
+	step          time.Duration
 }
 
 func addBackfillCommand(app *kingpin.Application, o *backfillOptions) {
-	cmd := app.Command("backfill", "Replay saved logs in the operator's time and write the metrics as OpenMetrics with timestamps, for promtool tsdb create-blocks-from openmetrics.")
-	cmd.Flag("output", "OpenMetrics file to write.").Required().StringVar(&o.output)
-	cmd.Flag("step", "Interval between samples, in the logs' time; a last sample is taken at the final event.").Default("1m").DurationVar(&o.step)
+	cmd := app.Command("backfill", "Replay saved logs in the operator's time and write the metrics as Prometheus TSDB blocks (--tsdb.path), or as OpenMetrics with timestamps (--output) for other stores.")
+	cmd.Flag("tsdb.path", "Directory to write TSDB blocks into, to move into Prometheus' --storage.tsdb.path or upload to Thanos or Mimir; must be empty or new.").StringVar(&o.tsdbPath)
+	cmd.Flag("tsdb.block-duration", "Longest span of a block, like promtool's --max-block-duration: 2h, or the largest of Prometheus' compaction ranges (2h times a power of 3) not above it.").Default("2h").DurationVar(&o.blockDuration)
+	cmd.Flag("tsdb.overwrite", "Replace the blocks already in --tsdb.path.").BoolVar(&o.overwrite)
+	cmd.Flag("tsdb.series-idle", "A series unchanged for this long gets no sample in the blocks until it changes; then it is written again from this long (at most half a block) before the change. Gauges not at zero are always written, every series at the last event. 0 writes every series at every step, as scraped.").Default("1h").DurationVar(&o.seriesIdle)
+	cmd.Flag("output", "OpenMetrics file to write, for promtool tsdb create-blocks-from openmetrics or another store's importer.").StringVar(&o.output)
+	cmd.Flag("step", "Interval between samples, in the logs' time, like a scrape interval; a last sample is taken at the final event.").Default("1m").DurationVar(&o.step)
+}
+
+// backfillMemoryLimit is backfill's soft memory limit (runtime/debug
+// SetMemoryLimit) unless GOMEMLIMIT sets one.
+const backfillMemoryLimit = 320 << 20
+
+// outputs are the outputs the flags give.
+func (o *backfillOptions) outputs() exporter.BackfillOutputs {
+	out := exporter.BackfillOutputs{OpenMetrics: o.output, TSDBIdle: o.seriesIdle}
+	if o.tsdbPath != "" {
+		out.TSDB = &blocks.Config{Dir: o.tsdbPath, BlockDuration: o.blockDuration, Overwrite: o.overwrite}
+	}
+	return out
 }
 
 // reportOptions are the flags of the report command.
 type reportOptions struct {
 	top int
+	// fromText and toText are --from and --to as given; check parses them
+	// into from and to (zero when not given).
+	fromText, toText string
+	from, to         time.Time
 }
 
 func addReportCommand(app *kingpin.Application, o *reportOptions) {
 	cmd := app.Command("report", "Print a summary of saved logs: period, sessions, users, session hours, top users and targets, steal and mirror, copied targets.")
 	cmd.Flag("top", "Users and targets listed, the busiest first.").Default("10").IntVar(&o.top)
+	cmd.Flag("from", "Start of the period reported, in the logs' time: an RFC 3339 time or a date (midnight UTC); the events before it are still read. Empty: the logs' start.").StringVar(&o.fromText)
+	cmd.Flag("to", "End of the period reported (excluded), an RFC 3339 time or a date (midnight UTC); reading stops at the first event at or after it. Empty: the logs' end.").StringVar(&o.toText)
+}
+
+// check parses --from and --to.
+func (o *reportOptions) check() error {
+	var err error
+	if o.from, err = parseReportTime("from", o.fromText); err != nil {
+		return err
+	}
+	if o.to, err = parseReportTime("to", o.toText); err != nil {
+		return err
+	}
+	if !o.from.IsZero() && !o.to.IsZero() && !o.from.Before(o.to) {
+		return fmt.Errorf("--from (%s) must be before --to (%s)", o.fromText, o.toText)
+	}
+	return nil
+}
+
+// parseReportTime reads the value of --from or --to: an RFC 3339 time, or a
+// date meaning its midnight UTC; zero for an empty value.
+func parseReportTime(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--%s must be an RFC 3339 time such as 2026-08-01T09:30:00Z or a date such as 2026-08-01 (midnight UTC), got %q", flag, s)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/mirrord-exporter/mirrord-exporter/blocks"
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
@@ -188,8 +189,27 @@ func (o *options) check(cmd string) (*options, error) {
 	if o.saveInterval <= 0 {
 		return nil, fmt.Errorf("--state.save-interval must be positive, got %s", o.saveInterval)
 	}
-	if o.command == "backfill" && o.backfill.step < time.Second {
-		return nil, fmt.Errorf("--step must be at least 1s, got %s", o.backfill.step)
+	if o.command == "backfill" {
+		b := o.backfill
+		switch {
+		case b.output == "" && b.tsdbPath == "":
+			return nil, errors.New("backfill needs --tsdb.path (TSDB blocks) or --output (OpenMetrics), or both")
+		case b.step < time.Second:
+			return nil, fmt.Errorf("--step must be at least 1s, got %s", b.step)
+		case b.tsdbPath != "" && b.step > blocks.CompatibleBlockDuration(b.blockDuration)/2:
+			// A new series' zero sample goes one step back, into a block
+			// still open.
+			return nil, fmt.Errorf("--step (%s) must be at most half a block (%s)", b.step, blocks.CompatibleBlockDuration(b.blockDuration))
+		case b.overwrite && b.tsdbPath == "":
+			return nil, errors.New("--tsdb.overwrite needs --tsdb.path")
+		case b.seriesIdle < 0:
+			return nil, fmt.Errorf("--tsdb.series-idle must not be negative, got %s", b.seriesIdle)
+		}
+	}
+	if o.command == "report" {
+		if err := o.report.check(); err != nil {
+			return nil, err
+		}
 	}
 	if int64(o.maxLineBytes) < 1024 || int64(o.maxLineBytes) > 1<<30 {
 		return nil, fmt.Errorf("--input.max-line-bytes must be between 1KiB and 1GiB, got %s", o.maxLineBytes)
@@ -311,9 +331,15 @@ func runExporter(ctx context.Context, o *options, hup <-chan os.Signal, stdout i
 	}
 	switch o.command {
 	case "backfill":
-		return e.Backfill(ctx, o.backfill.output, o.backfill.step)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// The heap of a month of logs peaks near 300 MB while blocks are
+			// written; a soft limit keeps the garbage collector from letting
+			// the process grow to twice that (see docs/performance.md).
+			debug.SetMemoryLimit(backfillMemoryLimit)
+		}
+		return e.Backfill(ctx, o.backfill.outputs(), o.backfill.step)
 	case "report":
-		return e.Report(ctx, stdout, o.report.top)
+		return e.Report(ctx, stdout, o.report.top, o.report.from, o.report.to)
 	}
 	if o.once {
 		if err := e.Once(ctx); err != nil {
@@ -354,7 +380,7 @@ func (o *options) config(logger log.Logger) (exporter.Config, error) {
 	cfg := exporter.Config{
 		Paths: o.paths, Stdin: o.stdin, FromEnd: o.from == "end", Format: format,
 		MaxLineBytes: int(o.maxLineBytes), PollInterval: o.pollInterval, DisableInotify: !o.inotify,
-		Once:   o.once,
+		Once: o.once, InTimeOrder: o.command == "backfill" || o.command == "report",
 		Labels: o.labels, NoLabels: o.noLabels, SessionMaxAge: o.maxAge, MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL,
 		StateFile: o.stateFile, SaveInterval: o.saveInterval,
 		Logger: logger,

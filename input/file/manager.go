@@ -55,10 +55,15 @@ type Config struct {
 	Once bool
 	// Stdin is read for the "-" path; nil means os.Stdin.
 	Stdin io.Reader
-	// NewSink is called once per stream, from the goroutine that then feeds
-	// it: input is the --input.path value the stream came from, name the file
-	// path (or "-").
+	// NewSink is called once per stream: input is the --input.path value
+	// the stream came from, name the file path (or "-"). When following, it
+	// is called from the goroutine that then feeds the stream; in Once
+	// mode, for every stream before any is read.
 	NewSink func(input, name string) input.Sink
+	// Opened, if set, is called in Once mode once every stream's sink
+	// exists, before any is read: a consumer merging the streams by time
+	// then knows them all.
+	Opened func()
 	// Logger receives the source's logs; nil discards them.
 	Logger log.Logger
 	// Registerer receives the self-metrics; nil leaves them unregistered.
@@ -310,7 +315,7 @@ func (m *Manager) runFollow(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = m.readStdin(ctx, m.cfg.Stdin)
+			_ = m.readStdin(ctx, m.cfg.Stdin, nil)
 		}()
 	}
 	for _, in := range m.literals {

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/go-kit/log/level"
+
+	"github.com/mirrord-exporter/mirrord-exporter/input"
 )
 
 // runOnce reads every input present now to its end, one goroutine per
@@ -40,6 +42,20 @@ func (m *Manager) runOnce(ctx context.Context) error {
 		}
 	}
 
+	// Every stream's sink exists before any is read, so that a consumer
+	// merging the streams by time knows them all (Config.Opened).
+	sinks := make([]input.Sink, len(targets))
+	for i, t := range targets {
+		sinks[i] = m.cfg.NewSink(t.input, t.path)
+	}
+	var stdinSink input.Sink
+	if m.stdin {
+		stdinSink = m.cfg.NewSink(stdinName, stdinName)
+	}
+	if m.cfg.Opened != nil {
+		m.cfg.Opened()
+	}
+
 	m.pending.Add(int64(len(targets)) + 1)
 	var (
 		wg   sync.WaitGroup
@@ -57,15 +73,15 @@ func (m *Manager) runOnce(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			report(m.readStdin(ctx, m.cfg.Stdin))
+			report(m.readStdin(ctx, m.cfg.Stdin, stdinSink))
 		}()
 	}
-	for _, t := range targets {
+	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer m.readDone()
-			report(m.readOnce(ctx, t.input, t.path))
+			report(m.readOnce(ctx, t.path, sinks[i]))
 		}()
 	}
 	m.readDone()
@@ -77,8 +93,10 @@ func (m *Manager) runOnce(ctx context.Context) error {
 }
 
 // readOnce reads one file from its start (or end, with FromEnd) to its
-// current end and delivers its final unterminated line too.
-func (m *Manager) readOnce(ctx context.Context, input, path string) error {
+// current end into sink, delivers its final unterminated line too, and
+// closes sink.
+func (m *Manager) readOnce(ctx context.Context, path string, sink input.Sink) error {
+	defer sink.Close()
 	of, err := openRegular(path)
 	if err != nil {
 		m.metrics.fileErrors.WithLabelValues(opOpen).Inc()
@@ -95,8 +113,6 @@ func (m *Manager) readOnce(ctx context.Context, input, path string) error {
 		of.close()
 		m.metrics.filesFollowed.Dec()
 	}()
-	sink := m.cfg.NewSink(input, path)
-	defer sink.Close()
 	fl := &follower{m: m, path: path, sink: sink, lr: newLineReader(sink, m.maxLine, true)}
 	if m.cfg.FromEnd {
 		if err := fl.startAtEnd(of); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
+	"github.com/mirrord-exporter/mirrord-exporter/input"
 )
 
 // stdinName is both the --input.path value and the stream name of standard
@@ -18,9 +19,12 @@ const stdinName = "-"
 // A blocking Read cannot be abandoned, so it runs in a helper goroutine that
 // reads into the line reader's buffer only when handed it; on cancellation
 // the stream ends without waiting for it. If the reader has a read deadline
-// (a pipe from os.Pipe, say), the helper is unblocked too.
-func (m *Manager) readStdin(ctx context.Context, r io.Reader) error {
-	sink := m.cfg.NewSink(stdinName, stdinName)
+// (a pipe from os.Pipe, say), the helper is unblocked too. A nil sink is
+// made here.
+func (m *Manager) readStdin(ctx context.Context, r io.Reader, sink input.Sink) error {
+	if sink == nil {
+		sink = m.cfg.NewSink(stdinName, stdinName)
+	}
 	defer sink.Close()
 	lr := newLineReader(sink, m.maxLine, true)
 
