@@ -64,6 +64,9 @@ type Collector struct {
 	forgotten      *prometheus.CounterVec
 	activeSessions int
 	activeUsers    map[string]int
+	// versions are the CLI versions of the sessions started, behind
+	// mirrord_cli_versions_newer.
+	versions *cliVersions
 	// plusOne is scratch for an event's labels plus a label of the
 	// exporter's own, saving an allocation per port and copy event;
 	// family.Capped copies the values of a series it creates.
@@ -151,11 +154,12 @@ func New(cfg Config) (*Collector, error) {
 		Name: "mirrord_exporter_identities_forgotten_total",
 		Help: "Clients (client_id) and users (client_user) dropped from mirrord_clients_seen and mirrord_users_seen, least recently seen first, because more than --metrics.max-series of a kind were tracked.",
 	}, []string{"kind"})
+	c.versions = newCLIVersions(cfg.Limits.MaxSeries)
 	c.seats = &seats{
 		clients: newSeenSet(cfg.Limits.MaxSeries, c.forgotten.WithLabelValues(kindClient)),
 		users:   newSeenSet(cfg.Limits.MaxSeries, c.forgotten.WithLabelValues(kindUser)),
 	}
-	for _, col := range []prometheus.Collector{c.forgotten, newSeatMetrics(c.seats)} {
+	for _, col := range []prometheus.Collector{c.forgotten, newSeatMetrics(c.seats), c.versions.gauge} {
 		if err := cfg.Registerer.Register(col); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -182,6 +186,8 @@ func (c *Collector) Apply(ev *decode.Event) {
 	switch ev.Kind {
 	case decode.SessionStart:
 		seriesOfEvent(c.m.sessionsStarted, ev).Inc()
+		seriesOf(c.m.sessionsByVersion, ev.ClientCLIVersion, ev.ClientUser).Inc()
+		c.versions.add(ev.ClientCLIVersion)
 		s := c.session(ev.SessionID, ev.Time)
 		if !s.started {
 			s.started, s.since = true, ev.Time

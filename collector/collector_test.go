@@ -46,7 +46,7 @@ func newTestCollector(t *testing.T, maxAge time.Duration) (*Collector, *decode.D
 }
 
 const (
-	aliceTarget = `"client_id":"c-alice","client_user":"alice","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api"`
+	aliceTarget = `"client_id":"c-alice","client_user":"alice","client_cli_version":"3.170.1","client_name":"Alice","target_namespace":"shop","target_type":"deployment","target_name":"api"`
 	bobTarget   = `"client_id":"c-bob","client_user":"bob","client_name":"Bob","target":"pod/web-1"`
 )
 

@@ -49,6 +49,9 @@ type metrics struct {
 	seatLimitReached  prometheus.Counter
 	seatLimitUsers    *prometheus.GaugeVec
 	messagesProcessed counterVec
+	// sessionsByVersion is labelled by client_cli_version and client_user
+	// alone, whatever the configured labels.
+	sessionsByVersion counterVec
 
 	events *prometheus.CounterVec
 	// byKind are the series of events for each event, got once to spare
@@ -89,6 +92,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	// memory per series.
 	raw := struct {
 		sessionsStarted, sessionsEnded, portsStolen, portsMirrored, portsReleased, targetsCopied, messagesProcessed *family.ScalarVec
+		sessionsByVersion                                                                                           *family.ScalarVec
 		sessionDuration                                                                                             *family.HistogramVec
 		sessionsActive, portsActive                                                                                 *family.ScalarVec
 	}{
@@ -125,6 +129,9 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		messagesProcessed: counter("mirrord_messages_processed_total",
 			"Messages the operator processed for sessions (Message Processing records), by kind, mode, queue type and HTTP response class.",
 			[]string{"event_type", "mode", "queue_type", "response_status_class"}),
+		sessionsByVersion: counter("mirrord_sessions_started_by_cli_version_total",
+			"mirrord sessions started (Session Start records) by the client's mirrord CLI version (client_cli_version, empty for a CLI before 3.166, which sends none) and client_user.",
+			[]string{"client_cli_version", "client_user"}),
 	}
 	capped := func(v *family.ScalarVec, extra int) counterVec {
 		return family.NewCapped(v, fixed(extra), lim.MaxSeries, lim.SeriesTTL, now, self)
@@ -141,6 +148,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 		targetsCopied:   capped(raw.targetsCopied, 1),
 		// The status class is one of a few values the decoder derives.
 		messagesProcessed: family.NewCapped(raw.messagesProcessed, []bool{false, false, false, true}, lim.MaxSeries, lim.SeriesTTL, now, self),
+		sessionsByVersion: family.NewCapped(raw.sessionsByVersion, []bool{false, false}, lim.MaxSeries, lim.SeriesTTL, now, self),
 
 		lastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mirrord_last_event_timestamp_seconds",
@@ -171,6 +179,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	m.expirers = []interface{ Expire(time.Time) int }{
 		m.sessionsStarted, m.sessionsEnded, m.sessionDuration, m.sessionsActive,
 		m.portsStolen, m.portsMirrored, m.portsReleased, m.portsActive, m.targetsCopied, m.messagesProcessed,
+		m.sessionsByVersion,
 	}
 	for k := decode.SessionStart; k < decode.NumKinds; k++ {
 		m.byKind[k] = m.events.WithLabelValues(k.String())
@@ -195,7 +204,7 @@ func newMetrics(reg, cappedReg prometheus.Registerer, labels []string, lim Limit
 	m.families = []family.Exposer{
 		raw.sessionsStarted, raw.sessionsEnded, raw.sessionDuration, raw.sessionsActive,
 		raw.portsStolen, raw.portsMirrored, raw.portsReleased, raw.portsActive, raw.targetsCopied,
-		raw.messagesProcessed,
+		raw.messagesProcessed, raw.sessionsByVersion,
 	}
 	slices.SortFunc(m.families, func(a, b family.Exposer) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, f := range m.families {

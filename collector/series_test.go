@@ -251,8 +251,8 @@ func TestSeriesTTLRecreatedSeriesGetsNewMetric(t *testing.T) {
 	c, d, reg := limitedCollector(t, Limits{SeriesTTL: time.Hour}, &now)
 	apply(t, c, d, startOf("A", "a"), portOf("Port Steal", "A", "a", 80), startOf("A2", "a"), endOf("A2", "a"), endOf("A", "a"))
 	now = now.Add(2 * time.Hour)
-	if n := c.ExpireSeries(now); n != 6 {
-		t.Fatalf("expired %d series, want 6: started, ended, duration, active, stolen, ports active", n)
+	if n := c.ExpireSeries(now); n != 7 {
+		t.Fatalf("expired %d series, want 7: started, started by version, ended, duration, active, stolen, ports active", n)
 	}
 	families := []string{"mirrord_sessions_started_total", "mirrord_sessions_active", "mirrord_ports_stolen_total", "mirrord_ports_active", "mirrord_session_duration_seconds"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(""), families...); err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -63,6 +64,11 @@ type Snapshot struct {
 	// state file written before it existed (the history then starts empty)
 	// and while no functional event was applied.
 	Peaks *PeaksState `json:"concurrent_peaks,omitempty"`
+	// CLIVersions are the distinct client_cli_version values of the
+	// sessions started, behind mirrord_cli_versions_newer, oldest first;
+	// absent from a state file written before they existed (they then
+	// start empty) and while there was none.
+	CLIVersions []string `json:"cli_versions,omitempty"`
 }
 
 // SeenState is one client or user with when it was last seen.
@@ -204,6 +210,9 @@ func (c *Collector) capture() *Snapshot {
 		s.Sessions = append(s.Sessions, ss)
 	}
 	c.captureSeats(s)
+	if len(c.versions.sorted) > 0 {
+		s.CLIVersions = c.versions.list()
+	}
 	return s
 }
 
@@ -237,7 +246,8 @@ func (c *Collector) Restore(s *Snapshot) error {
 // configured labels, for a snapshot made with other ones: the events,
 // expired sessions and seat limit counters, the seat limit and last event
 // gauges, mirrord_messages_processed_total (labelled by the operator's
-// message fields alone), and every family's overflow and expiry counts. The
+// message fields alone), the CLI versions behind mirrord_cli_versions_newer,
+// and every family's overflow and expiry counts. The
 // families labelled with the configured labels start empty, and the
 // sessions of s are dropped, as their series carry the old labels: it
 // returns the names of those families.
@@ -281,8 +291,14 @@ func (c *Collector) restore(s *Snapshot, all bool) error {
 	for i := range s.Families {
 		byName[s.Families[i].Name] = &s.Families[i]
 	}
+	for _, v := range s.CLIVersions {
+		c.versions.add(v)
+	}
 	for _, f := range c.families() {
 		fs := byName[f.name()]
+		if fs == nil { // an optional family, absent from an older state file
+			continue
+		}
 		if all || !f.labelled() {
 			f.restore(fs)
 		}
@@ -357,6 +373,9 @@ func (c *Collector) checkState(s *Snapshot, all bool) error {
 	if err := checkSeats(s); err != nil {
 		return err
 	}
+	if err := checkVersions(s.CLIVersions); err != nil {
+		return fmt.Errorf("cli_versions: %w", err)
+	}
 
 	fams := c.families()
 	byName := make(map[string]*FamilyState, len(s.Families))
@@ -369,6 +388,9 @@ func (c *Collector) checkState(s *Snapshot, all bool) error {
 	}
 	for _, f := range fams {
 		fs := byName[f.name()]
+		if fs == nil && f.optional() {
+			continue
+		}
 		if fs == nil {
 			return fmt.Errorf("family %s: missing", f.name())
 		}
@@ -449,6 +471,22 @@ func (c *Collector) checkState(s *Snapshot, all bool) error {
 	return nil
 }
 
+// checkVersions checks the CLI versions of a state: label values, each once.
+func checkVersions(versions []string) error {
+	seen := make(map[string]bool, len(versions))
+	for i, v := range versions {
+		// Named by place, never by value, as the other errors of a state.
+		switch {
+		case !utf8.ValidString(v) || len(v) > decode.MaxLabelValueBytes:
+			return fmt.Errorf("version #%d: not a label value", i)
+		case seen[v]:
+			return fmt.Errorf("version #%d: twice", i)
+		}
+		seen[v] = true
+	}
+	return nil
+}
+
 // take counts one reference to the series of values against its held count.
 func take(held map[string]int64, values []string) error {
 	key := seriesKey(values)
@@ -502,6 +540,9 @@ type stateFamily interface {
 	// labelled tells whether the family's series start with the
 	// configured labels.
 	labelled() bool
+	// optional tells whether a state may lack the family, which came after
+	// state files existed: it then starts empty.
+	optional() bool
 	snapshot(values map[any][]string) FamilyState
 	check(fs *FamilyState) error
 	// restore fills the family from a checked fs.
@@ -525,6 +566,8 @@ type familyCodec[T family.Metric] struct {
 	write func(T, *SeriesState)
 	// unlabelled: its series have none of the configured labels.
 	unlabelled bool
+	// added: a state file written before the family existed lacks it.
+	added bool
 }
 
 // families are the capped families, in a fixed order.
@@ -558,12 +601,22 @@ func (c *Collector) families() []stateFamily {
 		counter(m.targetsCopied),
 		// Labelled by the operator's message fields alone.
 		counterOf(m.messagesProcessed, true),
+		// Labelled by client_cli_version and client_user, not the
+		// configured labels, but its client_user values are the
+		// configured labels' (pseudonymized alike): restored, or started
+		// afresh, with them. State files written before it existed lack it.
+		familyCodec[*family.Scalar]{v: m.sessionsByVersion, kind: counterSeries, added: true,
+			read:  func(m *family.Scalar, ss *SeriesState) { ss.Value = new(m.Value()) },
+			write: func(m *family.Scalar, ss *SeriesState) { m.Add(*ss.Value) },
+		},
 	}
 }
 
 func (f familyCodec[T]) name() string { return f.v.Name() }
 
 func (f familyCodec[T]) labelled() bool { return !f.unlabelled }
+
+func (f familyCodec[T]) optional() bool { return f.added }
 
 func (f familyCodec[T]) snapshot(values map[any][]string) FamilyState {
 	fs := FamilyState{Name: f.v.Name(), Series: make([]SeriesState, 0, f.v.Len())}

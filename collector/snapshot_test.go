@@ -38,8 +38,14 @@ func stateCollector(t testing.TB, labels decode.LabelConfig, now *time.Time) (*C
 	return c, reg
 }
 
+// who are the fields of user, whose CLI version is 3.<length of the name>.0
+// (none for a name of 3 letters or fewer).
 func who(user string) string {
-	return fmt.Sprintf(`"client_id":%q,"client_user":%q,"client_name":%q,"target_namespace":"shop","target_type":"deployment","target_name":"api"`, "id-"+user, user, strings.ToUpper(user))
+	version := ""
+	if len(user) > 3 {
+		version = fmt.Sprintf(`,"client_cli_version":"3.%d.0"`, len(user))
+	}
+	return fmt.Sprintf(`"client_id":%q,"client_user":%q,"client_name":%q,"target_namespace":"shop","target_type":"deployment","target_name":"api"`, "id-"+user, user, strings.ToUpper(user)) + version
 }
 
 func record(clock, message, fields string) string {
@@ -449,6 +455,7 @@ func TestRestoreUnlabelled(t *testing.T) {
 				"mirrord_sessions_started_total", "mirrord_sessions_ended_total", "mirrord_session_duration_seconds",
 				"mirrord_sessions_active", "mirrord_ports_stolen_total", "mirrord_ports_mirrored_total",
 				"mirrord_ports_released_total", "mirrord_ports_active", "mirrord_targets_copied_total",
+				"mirrord_sessions_started_by_cli_version_total",
 			}
 			if !slices.Equal(afresh, want) {
 				t.Errorf("families afresh: %v, want %v", afresh, want)

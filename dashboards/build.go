@@ -360,6 +360,36 @@ func inRange(m, s string) string {
 	return "(increase(" + x + "[$__range]) unless " + born + ") or " + born
 }
 
+// byVersion is the family of sessions started by CLI version, labelled by
+// client_cli_version and client_user but by no target: of the session
+// filters only $user applies (userSel).
+const byVersion = "mirrord_sessions_started_by_cli_version_total"
+
+// userSel is sel for a family labelled by client_user but by no target.
+func userSel() string {
+	return "{" + inScope + `, client_user=~"$user"}`
+}
+
+// namedVersion names the empty client_cli_version in a table's rows: CLIs
+// before 3.166 send none.
+func namedVersion(expr string) string {
+	return `label_replace(` + expr + `, "client_cli_version", "` + noVersion + `", "client_cli_version", "")`
+}
+
+// noVersion is the row of the sessions whose CLI sent no version.
+const noVersion = "none (before 3.166)"
+
+// olderShare is the share of the range's sessions started with a CLI
+// version older than the newest one their exporter has seen
+// (mirrord_cli_versions_newer above 0), 0 when none was, no data without
+// sessions.
+func olderShare() string {
+	all := inRange(byVersion, userSel())
+	older := `sum((` + all + `) and on (cluster, job, instance, client_cli_version) (mirrord_cli_versions_newer{` + inScope + `} > 0))`
+	total := `sum(` + all + `)`
+	return `(` + older + ` or 0 * ` + total + `) / (` + total + ` > 0)`
+}
+
 // perInterval counts counter m per bar of a bars panel.
 func perInterval(m, s string) string {
 	return "increase(" + m + s + "[$__interval])"
@@ -543,6 +573,18 @@ func users() Dashboard {
 				Description: "Users by the client names they connected with (the client_name label), with the sessions started in the time range; MetalBear's user panels list the same pairs.",
 				Queries:     []Query{{`sum by (client_user, client_name) (` + inRange("mirrord_sessions_started_total", sel()) + `)`, ""}},
 				Columns:     []Column{{"Sessions", "short"}}},
+
+			{Type: "table", Title: "CLI versions in use", Unit: "short", W: 16, H: 8, Plain: true,
+				Description: "Per mirrord CLI version (client_cli_version, sent since operator 3.166; \"" + noVersion + "\" for older CLIs, which send none): sessions started and distinct users who started them in the time range, and how many versions seen are newer (0: the newest; the most over the exporters in scope). Filtered by user, not by target.",
+				Queries: []Query{
+					{namedVersion(`sum by (client_cli_version) (` + inRange(byVersion, userSel()) + `) > 0`), ""},
+					{namedVersion(`count by (client_cli_version) (sum by (client_cli_version, client_user) (` + inRange(byVersion, userSel()) + `) > 0)`), ""},
+					{namedVersion(`max by (client_cli_version) (mirrord_cli_versions_newer{` + inScope + `}) and on (client_cli_version) (sum by (client_cli_version) (` + inRange(byVersion, userSel()) + `) > 0)`), ""},
+				},
+				Columns: []Column{{"Sessions", "short"}, {"Users", "short"}, {"Newer versions", "short"}}},
+			{Type: "stat", Title: "Sessions on older CLI versions", Unit: "percentunit", W: 8, H: 8, Plain: true,
+				Description: "Share of the sessions started in the time range whose CLI version is older than the newest version their exporter has seen (mirrord_cli_versions_newer above 0), sessions of CLIs that send no version (before 3.166) included. Versions compare as dotted numbers, a pre-release older than its release. Filtered by user, not by target. No data: no session in the time range.",
+				Queries:     []Query{{olderShare(), ""}}},
 		},
 	}
 }

@@ -123,7 +123,12 @@ var unlabelled = []string{
 	"mirrord_users_seen",
 	"mirrord_sessions_concurrent_peak",
 	"mirrord_users_concurrent_peak",
+	"mirrord_cli_versions_newer",
 }
+
+// userOnly metrics carry client_user but no target labels: of the session
+// filters only $user applies to them.
+var userOnly = []string{byVersion}
 
 const ourDS = "${datasource}"
 
@@ -306,6 +311,9 @@ func lintExpr(expr string, filters []string, bars bool) []string {
 		for _, v := range filters {
 			session := v != "cluster" && v != "job" && v != "instance"
 			if session && slices.Contains(unlabelled, metric) {
+				continue
+			}
+			if session && v != "user" && slices.Contains(userOnly, metric) {
 				continue
 			}
 			if !strings.Contains(matchers, varLabel[v]+`=~"$`+v+`"`) {

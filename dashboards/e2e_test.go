@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -174,6 +176,7 @@ scrape_configs:
 	}
 	logCosts(t, costs)
 	checkValues(ctx, t, promURL, truth)
+	checkCLIVersions(ctx, t, promURL, truth)
 	checkNativeDurations(ctx, t, nativeURL)
 	checkSeen(ctx, t, promURL, truth)
 	for sel, want := range map[string]int{`{cluster=~".*"}`: 2, `{cluster=~"eu-1"}`: 1} {
@@ -691,6 +694,61 @@ func checkValues(ctx context.Context, t *testing.T, promURL string, truth loggen
 	plain := vectorBy(ctx, t, promURL, `sum by (client_user) (increase(mirrord_sessions_started_total{client_user="`+newcomer+`"}[1h]))`, "client_user")
 	if plain[newcomer] != 0 {
 		t.Logf("increase() alone counts %v sessions of the newcomer; Prometheus changed?", plain[newcomer])
+	}
+}
+
+// checkCLIVersions compares the CLI version panels with the generator's
+// truth: sessions and distinct users per version (the newcomer's session,
+// without a version, included) and the share of sessions on versions older
+// than the newest.
+func checkCLIVersions(ctx context.Context, t *testing.T, promURL string, truth loggen.Truth) {
+	t.Helper()
+	named := func(m map[string]float64) map[string]float64 {
+		out := map[string]float64{}
+		for v, n := range m {
+			if v == "" {
+				v = noVersion
+			}
+			out[v] = n
+		}
+		return out
+	}
+	sessions, byUser, newer := named(truth.SessionsByCLIVersion()), named(truth.UsersByCLIVersion()), named(truth.CLIVersionsNewer())
+	sessions[noVersion]++
+	byUser[noVersion]++
+	if len(sessions) < 3 || len(newer) != len(sessions) {
+		t.Fatalf("the generated log has too few CLI versions: %v, newer %v", sessions, newer)
+	}
+	var older, total float64
+	for v, n := range sessions {
+		total += n
+		if newer[v] > 0 {
+			older += n
+		}
+	}
+	var table, stat []Query
+	for _, p := range users().Panels {
+		switch p.Title {
+		case "CLI versions in use":
+			table = p.Queries
+		case "Sessions on older CLI versions":
+			stat = p.Queries
+		}
+	}
+	if len(table) != 3 || len(stat) != 1 {
+		t.Fatalf("no CLI version panels: %v %v", table, stat)
+	}
+	run := func(q Query) map[string]float64 {
+		return vectorBy(ctx, t, promURL, substitutions.Replace(fileExporterOnly.Replace(q.Expr)), "client_cli_version")
+	}
+	for i, want := range []map[string]float64{sessions, byUser, newer} {
+		if got := run(table[i]); !maps.Equal(got, want) {
+			t.Errorf("CLI versions in use, column %d: %v, want %v", i+1, got, want)
+		}
+	}
+	got := run(stat[0])
+	if share := older / total; math.Abs(got[""]-share) > 1e-9 || older == 0 {
+		t.Errorf("Sessions on older CLI versions: %v, want %v (%v of %v)", got, share, older, total)
 	}
 }
 

@@ -52,7 +52,8 @@ type Decoder struct {
 	strings  labelStrings
 	values   []string // scratch for labels
 	tuples   labelTuples
-	cut      []string // fields of the event being decoded whose values were cut
+	pseudo   map[string]string // pseudonyms made, by raw value (pseudonyms.go)
+	cut      []string          // fields of the event being decoded whose values were cut
 	// field is the field of the last ReasonMissingField or
 	// ReasonInvalidField: a byte, which every record clears without the
 	// write barrier a string would take.
@@ -70,17 +71,19 @@ const (
 	fieldScaleDown
 	fieldActiveUsers
 	fieldFields
+	fieldClientCLIVersion
 )
 
 // fieldKeys are the fields' keys in the operator's records.
 var fieldKeys = [...]string{
-	noField:              "",
-	fieldSessionID:       "session_id",
-	fieldPort:            "port",
-	fieldSessionDuration: "session_duration",
-	fieldScaleDown:       "scale_down",
-	fieldActiveUsers:     "active_users",
-	fieldFields:          "fields",
+	noField:               "",
+	fieldSessionID:        "session_id",
+	fieldPort:             "port",
+	fieldSessionDuration:  "session_duration",
+	fieldScaleDown:        "scale_down",
+	fieldActiveUsers:      "active_users",
+	fieldFields:           "fields",
+	fieldClientCLIVersion: "client_cli_version",
 }
 
 // New returns a Decoder that fills Event.Labels for the given labels.
@@ -271,8 +274,8 @@ func (d *Decoder) decodeCandidate(rec []byte, ev *Event) (bool, Reason) {
 
 // Field names the field that made the last Decode return
 // ReasonMissingField or ReasonInvalidField: "session_id", "port",
-// "session_duration", "scale_down", "active_users", or "fields" when that
-// is not an object. It is "" after any other result. The name is the key
+// "session_duration", "scale_down", "active_users", "client_cli_version"
+// (not a string), or "fields" when that is not an object. It is "" after any other result. The name is the key
 // the operator writes, never a value, so it may be logged at any level.
 func (d *Decoder) Field() string { return fieldKeys[d.field] }
 
@@ -286,7 +289,19 @@ func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
 		return false, reason
 	}
 	if ev.Kind.Functional() {
+		version, ok := f.cliVersion()
+		if !ok {
+			d.field = fieldClientCLIVersion
+			return false, ReasonInvalidField
+		}
+		ev.ClientCLIVersion = version
 		d.values = f.labels(d.labels, d.values)
+		p := d.labels.pseudonyms
+		if p != nil {
+			// Before the values are kept anywhere: nothing downstream
+			// sees a raw value of a pseudonymized field.
+			d.pseudonymizeLabels(d.values)
+		}
 		ev.Labels = d.tuples.get(d.values)
 		// Taken from the labels when they hold them, which spares a second
 		// lookup; client_user always is one (requiredLabel).
@@ -294,11 +309,17 @@ func (d *Decoder) finish(ev *Event, f eventFields) (bool, Reason) {
 			ev.ClientUser = ev.Labels[i-1]
 		} else {
 			ev.ClientUser = f.text(requiredLabel)
+			if p != nil && p.user {
+				ev.ClientUser = d.pseudonym(ev.ClientUser)
+			}
 		}
 		if i := d.labels.clientAt; i > 0 {
 			ev.ClientID = ev.Labels[i-1]
 		} else {
 			ev.ClientID = f.text("client_id")
+			if p != nil && p.client {
+				ev.ClientID = d.pseudonym(ev.ClientID)
+			}
 		}
 	}
 	if len(d.cut) > 0 {
@@ -460,6 +481,21 @@ func (f *eventFields) sessionID(ev *Event) (Reason, field) {
 	f.noteCut("session_id", cut)
 	ev.SessionID = id
 	return ReasonNone, noField
+}
+
+// cliVersion returns the client_cli_version field as a label value, "" when
+// absent (a CLI older than operator 3.166's header sends none); false when
+// it is not a string: tracing writes the header's text as one, so a number
+// or an object is a broken record.
+func (f *eventFields) cliVersion() (string, bool) {
+	m, ok := f.get("client_cli_version")
+	if !ok {
+		return "", true
+	}
+	if m.kind != kindString {
+		return "", false
+	}
+	return f.value("client_cli_version", m.val), true
 }
 
 // text returns a field as a label value, "" when absent.

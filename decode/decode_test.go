@@ -2,6 +2,7 @@ package decode
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,9 +68,26 @@ func TestDecode(t *testing.T) {
 			ok:   true,
 			want: Event{Kind: SessionStart, SessionID: "D", ClientUser: `jörg "q"`, Labels: []string{`jörg "q"`, "\uFFFD", "", "targetless", ""}},
 		},
-		"seat limit":         {rec: `{"fields":{"message":"Max seat count reached!","active_users":12}}`, ok: true, want: Event{Kind: SeatLimit, ActiveUsers: 12}},
-		"message processing": {rec: `{"fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":503}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "http", Mode: "steal", StatusClass: "5xx"}},
-		"queue message":      {rec: `{"fields":{"message":"Message Processing","event_type":"queue","mode":"mirror","queue_type":"sqs"}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "queue", Mode: "mirror", QueueType: "sqs"}},
+		"cli version": {
+			rec:  `{"fields":{"message":"Port Mirror","session_id":"B","port":80,"client_user":"u","client_cli_version":"3.170.1-rc1"}}`,
+			ok:   true,
+			want: Event{Kind: PortMirror, SessionID: "B", Port: 80, ClientUser: "u", ClientCLIVersion: "3.170.1-rc1", Labels: []string{"u", "", "", "targetless", ""}},
+		},
+		"cli version null": {
+			rec:  `{"message":"Session Start","session_id":"B","client_cli_version":null}`,
+			ok:   true,
+			want: Event{Kind: SessionStart, SessionID: "B", Labels: []string{"", "", "", "targetless", ""}},
+		},
+		"cli version in plain text": {
+			rec:  `2026-08-17T18:15:08.583869Z  INFO operator_session: Session Start session_id=5EF7 client_cli_version=3.166.0`,
+			ok:   true,
+			want: Event{Kind: SessionStart, Time: ts, SessionID: "5EF7", ClientCLIVersion: "3.166.0", Labels: []string{"", "", "", "targetless", ""}},
+		},
+		"cli version a number":  {rec: `{"fields":{"message":"Session Start","session_id":"B","client_cli_version":3.1}}`, reason: ReasonInvalidField},
+		"cli version an object": {rec: `{"fields":{"message":"Copy Target","scale_down":true,"client_cli_version":{"v":"3"}}}`, reason: ReasonInvalidField},
+		"seat limit":            {rec: `{"fields":{"message":"Max seat count reached!","active_users":12}}`, ok: true, want: Event{Kind: SeatLimit, ActiveUsers: 12}},
+		"message processing":    {rec: `{"fields":{"message":"Message Processing","event_type":"http","mode":"steal","response_status_code":503}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "http", Mode: "steal", StatusClass: "5xx"}},
+		"queue message":         {rec: `{"fields":{"message":"Message Processing","event_type":"queue","mode":"mirror","queue_type":"sqs"}}`, ok: true, want: Event{Kind: MessageProcessing, EventType: "queue", Mode: "mirror", QueueType: "sqs"}},
 
 		"unrelated record":               {rec: `{"fields":{"message":"reconciling"},"level":"DEBUG"}`},
 		"message only contains an event": {rec: `{"fields":{"message":"Session Start failed","session_id":"E"}}`},
@@ -163,6 +181,8 @@ func TestDecodeNamesTheBadField(t *testing.T) {
 		`{"fields":{"message":"Max seat count reached!"}}`:                                        {ReasonMissingField, "active_users"},
 		`{"fields":{"message":"Max seat count reached!","active_users":-2}}`:                      {ReasonInvalidField, "active_users"},
 		`{"fields":"x","message":"Session Start","session_id":"A"}`:                               {ReasonInvalidField, "fields"},
+		`{"fields":{"message":"Session Start","session_id":"A","client_cli_version":3}}`:          {ReasonInvalidField, "client_cli_version"},
+		`{"message":"Port Release","session_id":"A","port":1,"client_cli_version":false}`:         {ReasonInvalidField, "client_cli_version"},
 		"2026-08-17T18:15:08.583869Z  INFO operator_session: Port Mirror session_id=1 port=x":     {ReasonInvalidField, "port"},
 		"2026-08-17T18:15:08.583869Z  INFO operator_session: Session Start client_user=\"alice\"": {ReasonMissingField, "session_id"},
 	} {
@@ -270,5 +290,20 @@ func TestClientIdentity(t *testing.T) {
 	var ev Event
 	if ok, _ := New(mustLabels(t, nil, nil)).Decode([]byte(`{"fields":{"message":"Copy Target","scale_down":false}}`), &ev); !ok || ev.ClientID != "" || ev.ClientUser != "" {
 		t.Errorf("a record without them: client_id %q, client_user %q", ev.ClientID, ev.ClientUser)
+	}
+}
+
+// TestDecodeCutsCLIVersion: client_cli_version is cut like a label value,
+// and Event.Cut names it.
+func TestDecodeCutsCLIVersion(t *testing.T) {
+	d := New(mustLabels(t, nil, nil))
+	long := strings.Repeat("3.", 200) + "0"
+	var ev Event
+	ok, _ := d.Decode([]byte(`{"fields":{"message":"Session Start","session_id":"A","client_cli_version":"`+long+`"}}`), &ev)
+	if !ok {
+		t.Fatal("not decoded")
+	}
+	if len(ev.ClientCLIVersion) > MaxLabelValueBytes || !strings.HasPrefix(ev.ClientCLIVersion, "3.3.") || !slices.Equal(ev.Cut, []string{"client_cli_version"}) {
+		t.Fatalf("version %q (%d bytes), cut %q", ev.ClientCLIVersion, len(ev.ClientCLIVersion), ev.Cut)
 	}
 }

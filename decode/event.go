@@ -92,11 +92,18 @@ type Event struct {
 	// the collector counts seats by them. "" when the record has none.
 	ClientID   string
 	ClientUser string
+	// ClientCLIVersion is the client_cli_version field of the six
+	// functional events (the x-mirrord-cli-version header, since operator
+	// 3.166), cut like a label value; "" when the record has none, as from
+	// a CLI older than that. A value that is not a string makes the record
+	// ReasonInvalidField.
+	ClientCLIVersion string
 
 	SessionID string
 	// Cut names the fields whose values were longer than
 	// MaxLabelValueBytes and were cut (the label names, "session_id",
-	// "event_type", "mode", "queue_type"); nil for almost every event.
+	// "client_cli_version", "event_type", "mode", "queue_type"); nil for
+	// almost every event.
 	Cut []string
 
 	Port uint16

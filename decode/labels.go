@@ -25,6 +25,9 @@ type LabelConfig struct {
 	// userAt and clientAt are 1 + the positions of client_user and
 	// client_id in names, 0 when absent (as in the zero LabelConfig).
 	userAt, clientAt int
+	// pseudonyms, if not nil, replaces the values of some fields
+	// (Pseudonymize).
+	pseudonyms *pseudonyms
 }
 
 // NewLabelConfig starts from DefaultLabels, appends add and drops remove.
@@ -60,11 +63,11 @@ func (c LabelConfig) Names() []string { return slices.Clone(c.names) }
 
 // ValueFields lists the fields whose values an Event carries as text, each
 // at most MaxLabelValueBytes long: the labels, session_id and the Message
-// Processing fields, and client_id (Event.ClientID). Event.Cut names only
-// these.
+// Processing fields, and client_id and client_cli_version
+// (Event.ClientID, Event.ClientCLIVersion). Event.Cut names only these.
 func (c LabelConfig) ValueFields() []string {
 	fields := c.Names()
-	for _, f := range []string{"client_id", "session_id", "event_type", "mode", "queue_type"} {
+	for _, f := range []string{"client_id", "client_cli_version", "session_id", "event_type", "mode", "queue_type"} {
 		if !slices.Contains(fields, f) {
 			fields = append(fields, f)
 		}

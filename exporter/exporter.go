@@ -26,6 +26,7 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/ingest"
 	"github.com/mirrord-exporter/mirrord-exporter/input"
 	"github.com/mirrord-exporter/mirrord-exporter/input/otlp"
+	"github.com/mirrord-exporter/mirrord-exporter/pseudonym"
 	"github.com/mirrord-exporter/mirrord-exporter/statefile"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
@@ -61,9 +62,13 @@ type Config struct {
 	// Labels are the event fields added as labels, NoLabels the default
 	// labels dropped.
 	Labels, NoLabels []string
-	SessionMaxAge    time.Duration
-	MaxSeries        int
-	SeriesTTL        time.Duration
+	// Pseudonymize are the fields whose values are replaced by their
+	// pseudonyms under PseudonymKey, which they need.
+	Pseudonymize  []string
+	PseudonymKey  *pseudonym.Key
+	SessionMaxAge time.Duration
+	MaxSeries     int
+	SeriesTTL     time.Duration
 
 	// StateFile, if not empty, is where Run saves the state every
 	// SaveInterval and at shutdown, and where New resumes from.
@@ -95,7 +100,8 @@ type OTLP struct {
 // Exporter is every stage, wired: inputs feed sinks, sinks feed the events
 // channel, and the collector applies them.
 type Exporter struct {
-	cfg Config
+	cfg    Config
+	labels decode.LabelConfig
 	// registry holds every metric but the capped families (those labelled
 	// from the log), which are in capped and print themselves.
 	registry *prometheus.Registry
@@ -170,6 +176,9 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
+	if labels, err = labels.Pseudonymize(cfg.PseudonymKey, cfg.Pseudonymize); err != nil {
+		return nil, fmt.Errorf("pseudonymize: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector(Name))
 	if !cfg.Once {
@@ -184,7 +193,7 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Exporter{cfg: cfg, registry: reg, capped: capped, coll: coll}
+	e := &Exporter{cfg: cfg, labels: labels, registry: reg, capped: capped, coll: coll}
 	icfg := ingest.Config{
 		Format: cfg.Format, MaxLineBytes: cfg.MaxLineBytes, Labels: labels,
 		Logger: cfg.Logger, Registerer: reg,
@@ -213,9 +222,11 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 			// Other labels need not cost the positions: reading every log
 			// again takes long, and increase() over the restart would count
 			// the old lines again.
-			err := coll.Restore(saved.Collector)
 			var afresh []string
-			if errors.Is(err, collector.ErrOtherLabels) {
+			otherPseudonyms := !samePseudonyms(saved.Pseudonyms, pseudonymsOf(labels))
+			if otherPseudonyms {
+				afresh, err = coll.RestoreUnlabelled(withoutIdentities(saved.Collector))
+			} else if err = coll.Restore(saved.Collector); errors.Is(err, collector.ErrOtherLabels) {
 				afresh, err = coll.RestoreUnlabelled(saved.Collector)
 			}
 			if err != nil {
@@ -226,9 +237,21 @@ func build(cfg Config, saved *statefile.File) (*Exporter, error) {
 			}
 			resume = positions{files: saved.Files, pods: saved.Pods}
 			keys := []any{"path", cfg.StateFile, "saved_at", saved.SavedAt, "files", len(saved.Files), "container_logs", len(saved.Pods)}
-			if afresh == nil {
+			switch {
+			case afresh == nil:
 				level.Info(cfg.Logger).Log(append([]any{"msg", "Resuming from the state file"}, keys...)...)
-			} else {
+			case otherPseudonyms:
+				savedFields, savedKey := "", ""
+				if p := saved.Pseudonyms; p != nil {
+					savedFields, savedKey = strings.Join(p.Fields, ","), p.KeyFingerprint
+				}
+				fields, key := labels.Pseudonymized()
+				level.Warn(cfg.Logger).Log(append([]any{
+					"msg", "Resuming from the state file, which was saved with other pseudonymization settings (--label.pseudonymize or its key): the inputs resume at their saved positions, but the families labelled from the log and the clients and users seen start afresh, and the sessions open then are forgotten, as their values are not this run's",
+					"saved_pseudonymized", savedFields, "pseudonymized", strings.Join(fields, ","), "key_changed", savedKey != "" && key != "" && savedKey != key,
+					"families_afresh", strings.Join(afresh, ","), "sessions_forgotten", len(saved.Collector.Sessions),
+				}, keys...)...)
+			default:
 				level.Warn(cfg.Logger).Log(append([]any{
 					"msg", "Resuming from the state file, which was saved with other labels: the inputs resume at their saved positions, but the families labelled from the log start afresh, and the sessions open then are forgotten (their series had the old labels)",
 					"saved_labels", strings.Join(saved.Collector.Labels, ","), "labels", strings.Join(labels.Names(), ","),

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,12 +180,22 @@ func writeOpenMetrics(w *family.Timeline, path string) error {
 // the users and targets that started a session or ended session time in
 // the period are counted. Reading stops at the first event at or after to.
 func (e *Exporter) Report(ctx context.Context, w io.Writer, top int, from, to time.Time) error {
+	return e.ReportAs(ctx, w, report.FormatText, top, from, to)
+}
+
+// ReportAs is Report written in format f (see report.Data.Render), with
+// the distinct users per day, week and month of the period and its
+// concurrent peaks besides.
+func (e *Exporter) ReportAs(ctx context.Context, w io.Writer, f report.Format, top int, from, to time.Time) error {
 	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
 		return fmt.Errorf("the period's start (%s) must be before its end (%s)", from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano))
 	}
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cut := &reportCut{e: e, from: from, to: to, stop: stop}
+	cut := &reportCut{e: e, from: from, to: to, stop: stop, cal: report.NewCalendar(), userAt: -1}
+	if labels, err := decode.NewLabelConfig(e.cfg.Labels, e.cfg.NoLabels); err == nil {
+		cut.userAt = slices.Index(labels.Names(), "client_user")
+	}
 	span, err := e.replayThrough(rctx, cut.events, time.Hour, nil)
 	if cut.err != nil {
 		return cut.err
@@ -211,7 +223,40 @@ func (e *Exporter) Report(ctx context.Context, w io.Writer, top int, from, to ti
 	}
 	first, last, note := cut.period(span)
 	u.Note = note
-	return u.Write(w, first, last, top)
+	var peaks report.Peaks
+	if cut.inPeriod > 0 {
+		cut.foldPeaks()
+		peaks = cut.peaks
+	}
+	return u.Data(first, last, !cut.stopped, top, cut.cal, peaks).Render(w, f)
+}
+
+// peakFoldHours is how many hours of operator time pass between two looks
+// at the collector's hourly peaks during a report, within the 720 hours
+// it keeps.
+const peakFoldHours = 600
+
+// foldPeaks takes the most of the collector's hourly concurrent peaks in
+// the hours that overlap the period into c.peaks.
+func (c *reportCut) foldPeaks() {
+	p := c.e.coll.Snapshot().Peaks
+	if p == nil {
+		return
+	}
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !c.from.IsZero() {
+		lo = c.from.Unix() / 3600
+	}
+	if !c.to.IsZero() {
+		hi = c.to.Add(-time.Nanosecond).Unix() / 3600
+	}
+	for i := range p.Sessions {
+		if h := p.Hour - int64(len(p.Sessions)) + 1 + int64(i); h >= lo && h <= hi {
+			c.peaks.Sessions = max(c.peaks.Sessions, p.Sessions[i])
+			c.peaks.Users = max(c.peaks.Users, p.Users[i])
+		}
+	}
+	c.foldedAt = p.Hour
 }
 
 // reportCut passes the events of a report's replay on until the first at
@@ -233,6 +278,15 @@ type reportCut struct {
 	// stopped says an event at or after to was read; next is its time.
 	stopped bool
 	next    time.Time
+	// cal counts the distinct users per day, week and month of the
+	// sessions started or ended in the period; userAt is client_user's
+	// position in the events' labels (-1: ClientUser).
+	cal    *report.Calendar
+	userAt int
+	// peaks are the concurrent peaks of the period's hours seen so far,
+	// folded from the collector's last at hour foldedAt (foldPeaks).
+	peaks    report.Peaks
+	foldedAt int64
 }
 
 func (c *reportCut) events(events iter.Seq[*decode.Event]) iter.Seq[*decode.Event] {
@@ -261,7 +315,22 @@ func (c *reportCut) events(events iter.Seq[*decode.Event]) iter.Seq[*decode.Even
 				c.before = report.Summarize(families)
 			}
 			if c.from.IsZero() || c.before != nil {
+				if c.inPeriod == 0 {
+					c.foldedAt = ev.Time.Unix() / 3600
+				}
 				c.inPeriod++
+				if ev.Kind == decode.SessionStart || ev.Kind == decode.SessionEnd {
+					user := ev.ClientUser
+					if c.userAt >= 0 && c.userAt < len(ev.Labels) {
+						user = ev.Labels[c.userAt]
+					}
+					c.cal.Add(ev.Time, user)
+				}
+				if ev.Time.Unix()/3600-c.foldedAt >= peakFoldHours {
+					// Before the collector's 720 hours forget the
+					// period's first ones.
+					c.foldPeaks()
+				}
 			}
 			c.applied++
 			if !yield(ev) {

@@ -217,6 +217,7 @@ func (e *Exporter) Snapshot() (*statefile.File, time.Duration, error) {
 		SavedAt:         start.UTC(),
 		ExporterVersion: version.Version,
 		Collector:       <-reply,
+		Pseudonyms:      pseudonymsOf(e.labels),
 	}
 	var err error
 	f.Ingest, err = e.ingest.Snapshot()

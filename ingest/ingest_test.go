@@ -126,6 +126,7 @@ func TestCutValuesAreCounted(t *testing.T) {
 	want := `
 # HELP mirrord_exporter_label_values_truncated_total Label values and session ids longer than 256 bytes, kept as their start and a hash of the whole value, by the event field they came from.
 # TYPE mirrord_exporter_label_values_truncated_total counter
+mirrord_exporter_label_values_truncated_total{field="client_cli_version"} 0
 mirrord_exporter_label_values_truncated_total{field="client_id"} 0
 mirrord_exporter_label_values_truncated_total{field="client_name"} 0
 mirrord_exporter_label_values_truncated_total{field="client_user"} 2

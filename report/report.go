@@ -4,11 +4,9 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,6 +23,11 @@ type Usage struct {
 	seatLimit                 float64
 	users                     map[string]*tally
 	targets                   map[string]*tally
+	// teams are the target namespaces' shares.
+	teams map[string]*tally
+	// cli is the sessions started by client_cli_version; nil when the
+	// metrics have no mirrord_sessions_started_by_cli_version_total.
+	cli map[string]float64
 	// Note, when not empty, is printed under the period: why the numbers
 	// are what they are, such as a period without events.
 	Note string
@@ -37,7 +40,7 @@ type tally struct {
 
 // Summarize adds up the mirrord_* families of a replay.
 func Summarize(families []*dto.MetricFamily) *Usage {
-	u := &Usage{users: map[string]*tally{}, targets: map[string]*tally{}}
+	u := &Usage{users: map[string]*tally{}, targets: map[string]*tally{}, teams: map[string]*tally{}}
 	share := func(m map[string]*tally, key string) *tally {
 		t, ok := m[key]
 		if !ok {
@@ -52,13 +55,17 @@ func Summarize(families []*dto.MetricFamily) *Usage {
 			for _, lp := range m.GetLabel() {
 				l[lp.GetName()] = lp.GetValue()
 			}
-			user, target := l["client_user"], targetName(l)
+			user, target, team := l["client_user"], targetName(l), l["target_namespace"]
+			if team == "" {
+				team = "(none)"
+			}
 			switch mf.GetName() {
 			case "mirrord_sessions_started_total":
 				v := m.GetCounter().GetValue()
 				u.started += v
 				share(u.users, user).sessions += v
 				share(u.targets, target).sessions += v
+				share(u.teams, team).sessions += v
 			case "mirrord_sessions_ended_total":
 				u.ended += m.GetCounter().GetValue()
 			case "mirrord_sessions_active":
@@ -69,6 +76,7 @@ func Summarize(families []*dto.MetricFamily) *Usage {
 				u.durationN += float64(h.GetSampleCount())
 				share(u.users, user).seconds += h.GetSampleSum()
 				share(u.targets, target).seconds += h.GetSampleSum()
+				share(u.teams, team).seconds += h.GetSampleSum()
 			case "mirrord_ports_stolen_total":
 				u.stolen += m.GetCounter().GetValue()
 				if l["http_filtered"] == "true" {
@@ -81,6 +89,11 @@ func Summarize(families []*dto.MetricFamily) *Usage {
 				if l["scale_down"] == "true" {
 					u.scaledDown += m.GetCounter().GetValue()
 				}
+			case cliVersionFamily:
+				if u.cli == nil {
+					u.cli = map[string]float64{}
+				}
+				u.cli[l["client_cli_version"]] += m.GetCounter().GetValue()
 			case "mirrord_seat_limit_reached_total":
 				u.seatLimit += m.GetCounter().GetValue()
 			}
@@ -103,8 +116,25 @@ func (u *Usage) Since(before *Usage) *Usage {
 		seatLimit: u.seatLimit - before.seatLimit,
 		users:     tallySince(u.users, before.users),
 		targets:   tallySince(u.targets, before.targets),
+		teams:     tallySince(u.teams, before.teams),
+		cli:       countSince(u.cli, before.cli),
 		Note:      u.Note,
 	}
+}
+
+// cliVersionFamily is the family of the sessions started by CLI version.
+const cliVersionFamily = "mirrord_sessions_started_by_cli_version_total"
+
+// countSince is each count's increase from before to now; nil if now is.
+func countSince(now, before map[string]float64) map[string]float64 {
+	if now == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(now))
+	for k, v := range now {
+		out[k] = v - before[k]
+	}
+	return out
 }
 
 // tallySince is each share's increase from before to now.
@@ -144,49 +174,35 @@ func targetName(l map[string]string) string {
 // Write prints the report of the period from first to last, listing the top
 // busiest users and targets (all of them if top is negative).
 func (u *Usage) Write(w io.Writer, first, last time.Time, top int) error {
+	return u.Data(first, last, true, top, nil, Peaks{}).Render(w, FormatText)
+}
+
+// writeText prints d as the text report.
+func (d *Data) writeText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "Period:\t%s to %s (%s)\n", first.Format(time.RFC3339), last.Format(time.RFC3339), last.Sub(first).Round(time.Second))
-	if u.Note != "" {
-		fmt.Fprintf(tw, "Note:\t%s\n", u.Note)
+	fmt.Fprintf(tw, "Period:\t%s to %s (%s)\n", d.From.Format(time.RFC3339), d.To.Format(time.RFC3339), d.To.Sub(d.From).Round(time.Second))
+	if d.Note != "" {
+		fmt.Fprintf(tw, "Note:\t%s\n", d.Note)
 	}
-	fmt.Fprintf(tw, "Sessions:\t%s started, %s ended, %s active at the end\n", num(u.started), num(u.ended), num(u.active))
-	fmt.Fprintf(tw, "Distinct users:\t%d\n", countNonZero(u.users))
-	fmt.Fprintf(tw, "Session hours:\t%.1f (over %s ended sessions with a duration)\n", u.durationSum/3600, num(u.durationN))
-	fmt.Fprintf(tw, "Ports:\t%s stolen (%s with an HTTP filter), %s mirrored\n", num(u.stolen), num(u.filtered), num(u.mirrors))
-	fmt.Fprintf(tw, "Copied targets:\t%s (%s scaling the original down)\n", num(u.copied), num(u.scaledDown))
-	fmt.Fprintf(tw, "Seat limit reached:\t%s times\n", num(u.seatLimit))
-	writeTop(tw, "user", u.users, top)
-	writeTop(tw, "target", u.targets, top)
+	fmt.Fprintf(tw, "Sessions:\t%s started, %s ended, %s active at the end\n", num(d.SessionsStarted), num(d.SessionsEnded), num(d.SessionsActive))
+	fmt.Fprintf(tw, "Distinct users:\t%d\n", d.DistinctUsers)
+	fmt.Fprintf(tw, "Session hours:\t%.1f (over %s ended sessions with a duration)\n", d.SessionHours, num(d.SessionsWithDuration))
+	fmt.Fprintf(tw, "Ports:\t%s stolen (%s with an HTTP filter), %s mirrored\n", num(d.PortsStolen), num(d.PortsStolenHTTPFiltered), num(d.PortsMirrored))
+	fmt.Fprintf(tw, "Copied targets:\t%s (%s scaling the original down)\n", num(d.TargetsCopied), num(d.TargetsCopiedScaleDown))
+	fmt.Fprintf(tw, "Seat limit reached:\t%s times\n", num(d.SeatLimitReached))
+	writeTop(tw, "user", d.Users)
+	writeTop(tw, "target", d.Targets)
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
 }
 
-// writeTop lists the busiest entries by sessions started, then by session
-// hours, then by name, so that the order is the same on every run.
-func writeTop(w io.Writer, what string, m map[string]*tally, top int) {
-	keys := make([]string, 0, len(m))
-	for k, t := range m {
-		if t.sessions > 0 || t.seconds > 0 {
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(m[b].sessions, m[a].sessions); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(m[b].seconds, m[a].seconds); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	if top >= 0 && len(keys) > top {
-		keys = keys[:top]
-	}
+// writeTop lists the busiest entries, as busiest orders them.
+func writeTop(w io.Writer, what string, list []Share) {
 	fmt.Fprintf(w, "\nTop %ss\tsessions\thours\n", what)
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %s\t%s\t%.1f\n", k, num(m[k].sessions), m[k].seconds/3600)
+	for _, s := range list {
+		fmt.Fprintf(w, "  %s\t%s\t%.1f\n", s.Name, num(s.SessionsStarted), s.SessionHours)
 	}
 }
 

@@ -48,6 +48,19 @@ type File struct {
 	// to.
 	Files []file.FilePosition `json:"files"`
 	Pods  []kube.Position     `json:"pods"`
+	// Pseudonyms are the pseudonymization settings the collector's values
+	// were made with; absent without pseudonymization, as in files saved
+	// before it existed.
+	Pseudonyms *Pseudonyms `json:"pseudonyms,omitempty"`
+}
+
+// Pseudonyms are pseudonymization settings (--label.pseudonymize): never
+// the key, only its fingerprint.
+type Pseudonyms struct {
+	// Fields are the fields pseudonymized, sorted.
+	Fields []string `json:"fields"`
+	// KeyFingerprint is pseudonym.Key.Fingerprint of the key.
+	KeyFingerprint string `json:"key_fingerprint"`
 }
 
 // ErrCorrupt is wrapped by Load for a file that exists but cannot be used.

@@ -177,6 +177,7 @@ func TestLongLabelValuesStayApart(t *testing.T) {
 		return `client_name="",client_user="` + cut(user) + `",target_name="p",target_namespace="",target_type="pod"`
 	}
 	want := []string{
+		`mirrord_exporter_label_values_truncated_total{field="client_cli_version"} 0`,
 		`mirrord_exporter_label_values_truncated_total{field="client_id"} 0`,
 		`mirrord_exporter_label_values_truncated_total{field="client_name"} 0`,
 		`mirrord_exporter_label_values_truncated_total{field="client_user"} 4`,

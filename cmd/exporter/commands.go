@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/mirrord-exporter/mirrord-exporter/blocks"
+	"github.com/mirrord-exporter/mirrord-exporter/decode"
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
 	"github.com/mirrord-exporter/mirrord-exporter/input/kube"
+	"github.com/mirrord-exporter/mirrord-exporter/pseudonym"
+	"github.com/mirrord-exporter/mirrord-exporter/report"
 )
 
 // kubernetesOptions are the flags of the Kubernetes API source.
@@ -70,18 +77,25 @@ type reportOptions struct {
 	// into from and to (zero when not given).
 	fromText, toText string
 	from, to         time.Time
+	// formatText is --format as given, check's format.
+	formatText string
+	format     report.Format
 }
 
 func addReportCommand(app *kingpin.Application, o *reportOptions) {
 	cmd := app.Command("report", "Print a summary of saved logs: period, sessions, users, session hours, top users and targets, steal and mirror, copied targets.")
 	cmd.Flag("top", "Users and targets listed, the busiest first.").Default("10").IntVar(&o.top)
 	cmd.Flag("from", "Start of the period reported, in the logs' time: an RFC 3339 time or a date (midnight UTC); the events before it are still read. Empty: the logs' start.").StringVar(&o.fromText)
+	cmd.Flag("format", "Format of the report: text, json, csv (one file with a section column) or html (one self-contained page with charts).").Default("text").StringVar(&o.formatText)
 	cmd.Flag("to", "End of the period reported (excluded), an RFC 3339 time or a date (midnight UTC); reading stops at the first event at or after it. Empty: the logs' end.").StringVar(&o.toText)
 }
 
-// check parses --from and --to.
+// check parses --format, --from and --to.
 func (o *reportOptions) check() error {
 	var err error
+	if o.format, err = report.ParseFormat(o.formatText); err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
 	if o.from, err = parseReportTime("from", o.fromText); err != nil {
 		return err
 	}
@@ -107,4 +121,56 @@ func parseReportTime(flag, s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("--%s must be an RFC 3339 time such as 2026-08-01T09:30:00Z or a date such as 2026-08-01 (midnight UTC), got %q", flag, s)
+}
+
+// pseudonymOptions are the flags and arguments of the pseudonym command.
+type pseudonymOptions struct {
+	keyFile string
+	values  []string
+	key     *pseudonym.Key // read by check
+}
+
+func addPseudonymCommand(app *kingpin.Application, o *pseudonymOptions) {
+	cmd := app.Command("pseudonym", "Print the pseudonym of each value, one a line, as --label.pseudonymize makes it under the same key: to find one person's series on purpose.")
+	cmd.Flag("key-file", "File holding the key, as given to --label.pseudonymize-key-file.").Required().StringVar(&o.keyFile)
+	cmd.Arg("value", "Value to pseudonymize, such as a user's email.").Required().StringsVar(&o.values)
+}
+
+// check reads the key.
+func (o *pseudonymOptions) check() error {
+	var err error
+	if o.key, err = pseudonym.ReadKeyFile(o.keyFile); err != nil {
+		return fmt.Errorf("--key-file: %w", err)
+	}
+	return nil
+}
+
+// print writes the pseudonym of each value, one a line.
+func (o *pseudonymOptions) print(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	for _, v := range o.values {
+		fmt.Fprintln(bw, o.key.Of(v))
+	}
+	return bw.Flush()
+}
+
+// checkPseudonyms reads the key of --label.pseudonymize: no key, no start,
+// as values that must not be kept would otherwise be.
+func (o *options) checkPseudonyms() error {
+	switch {
+	case len(o.pseudonymize) == 0 && o.pseudonymKeyFile == "":
+		return nil
+	case len(o.pseudonymize) == 0:
+		return errors.New("--label.pseudonymize-key-file needs --label.pseudonymize: a key alone pseudonymizes nothing")
+	case o.pseudonymKeyFile == "":
+		return fmt.Errorf("--label.pseudonymize=%s needs --label.pseudonymize-key-file: pseudonyms are keyed", strings.Join(o.pseudonymize, ","))
+	}
+	var err error
+	if o.pseudonymKey, err = pseudonym.ReadKeyFile(o.pseudonymKeyFile); err != nil {
+		return fmt.Errorf("--label.pseudonymize-key-file: %w", err)
+	}
+	if _, err := (decode.LabelConfig{}).Pseudonymize(o.pseudonymKey, o.pseudonymize); err != nil {
+		return fmt.Errorf("--label.pseudonymize: %w", err)
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/mirrord-exporter/mirrord-exporter/collector"
 	"github.com/mirrord-exporter/mirrord-exporter/exporter"
 	"github.com/mirrord-exporter/mirrord-exporter/family"
+	"github.com/mirrord-exporter/mirrord-exporter/pseudonym"
 	"github.com/mirrord-exporter/mirrord-exporter/unwrap"
 )
 
@@ -53,9 +54,14 @@ type options struct {
 	once         bool
 	labels       []string
 	noLabels     []string
-	maxAge       time.Duration
-	maxSeries    int
-	seriesTTL    time.Duration
+	// pseudonymize are the fields pseudonymized under the key read from
+	// pseudonymKeyFile (by check, into pseudonymKey).
+	pseudonymize     []string
+	pseudonymKeyFile string
+	pseudonymKey     *pseudonym.Key
+	maxAge           time.Duration
+	maxSeries        int
+	seriesTTL        time.Duration
 	// readHeaderTimeout bounds how long a client may take to send its
 	// request headers, so that idle connections cannot pin the server;
 	// writeTimeout how long a scraper may take to take a rendered
@@ -77,6 +83,8 @@ type options struct {
 	command  string
 	backfill backfillOptions
 	report   reportOptions
+	// pseudonymCmd is the pseudonym command's.
+	pseudonymCmd pseudonymOptions
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -122,6 +130,10 @@ func newApp() (*kingpin.Application, *options) {
 
 	app.Flag("label", "Event field to add as a label of the session, port and copy metrics. Repeatable.").StringsVar(&o.labels)
 	app.Flag("no-label", "Default label to drop (client_user cannot be dropped). Repeatable.").StringsVar(&o.noLabels)
+	app.Flag("label.pseudonymize", "Event field whose values (e.g. client_user, client_name, client_hostname, client_id) are replaced everywhere by a keyed pseudonym, anon- and 16 hex digits. Repeatable; needs --label.pseudonymize-key-file.").
+		StringsVar(&o.pseudonymize)
+	app.Flag("label.pseudonymize-key-file", "File holding the key of --label.pseudonymize (its whole content but a trailing newline, at least 16 bytes).").
+		StringVar(&o.pseudonymKeyFile)
 	app.Flag("session.max-age", "Drop a session that never ended from the active gauges once it is this old; 0 keeps it forever.").
 		Default("24h").DurationVar(&o.maxAge)
 	app.Flag("metrics.max-series", "Most series per metric family labelled from the log; further label values go to one series labelled "+collector.OverflowValue+". Also the most clients and users remembered for the seats seen. 0 means no cap.").
@@ -147,6 +159,7 @@ func newApp() (*kingpin.Application, *options) {
 	app.Command("serve", "Follow the operator's logs and serve the metrics, or print them with --once (the default command).").Default()
 	addBackfillCommand(app, &o.backfill)
 	addReportCommand(app, &o.report)
+	addPseudonymCommand(app, &o.pseudonymCmd)
 
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -162,6 +175,16 @@ func (o *options) check(cmd string) (*options, error) {
 		return nil, fmt.Errorf("--log.format=%s: the operator log's wrapper is now --input.format; --log.format is the exporter's own log format, logfmt or json", o.logFormat)
 	default:
 		return nil, fmt.Errorf("--log.format must be logfmt or json, got %q", o.logFormat)
+	}
+	if o.command == "pseudonym" {
+		// Reads no log: only its key matters.
+		if err := o.pseudonymCmd.check(); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	if err := o.checkPseudonyms(); err != nil {
+		return nil, err
 	}
 	if o.command != "serve" {
 		if o.once {
@@ -244,6 +267,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "exporter: %v\n", err)
 		return 2
+	}
+	if o.command == "pseudonym" {
+		if err := o.pseudonymCmd.print(stdout); err != nil {
+			fmt.Fprintf(stderr, "exporter: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	base, logger := newLoggers(stderr, o.logFormat, o.logLevel)
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
@@ -339,7 +369,7 @@ func runExporter(ctx context.Context, o *options, hup <-chan os.Signal, stdout i
 		}
 		return e.Backfill(ctx, o.backfill.outputs(), o.backfill.step)
 	case "report":
-		return e.Report(ctx, stdout, o.report.top, o.report.from, o.report.to)
+		return e.ReportAs(ctx, stdout, o.report.format, o.report.top, o.report.from, o.report.to)
 	}
 	if o.once {
 		if err := e.Once(ctx); err != nil {
@@ -382,6 +412,7 @@ func (o *options) config(logger log.Logger) (exporter.Config, error) {
 		MaxLineBytes: int(o.maxLineBytes), PollInterval: o.pollInterval, DisableInotify: !o.inotify,
 		Once: o.once, InTimeOrder: o.command == "backfill" || o.command == "report",
 		Labels: o.labels, NoLabels: o.noLabels, SessionMaxAge: o.maxAge, MaxSeries: o.maxSeries, SeriesTTL: o.seriesTTL,
+		Pseudonymize: o.pseudonymize, PseudonymKey: o.pseudonymKey,
 		StateFile: o.stateFile, SaveInterval: o.saveInterval,
 		Logger: logger,
 	}

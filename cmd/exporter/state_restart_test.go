@@ -114,7 +114,7 @@ func TestLabelChangeResumesPositions(t *testing.T) {
 		`msg="Resuming from the state file, which was saved with other labels: the inputs resume at their saved positions, but the families labelled from the log start afresh`,
 		`saved_labels=client_user,client_name,target_namespace,target_type,target_name `,
 		`labels=client_user,client_name,target_namespace,target_type,target_name,client_hostname `,
-		`families_afresh=mirrord_sessions_started_total,mirrord_sessions_ended_total,mirrord_session_duration_seconds,mirrord_sessions_active,mirrord_ports_stolen_total,mirrord_ports_mirrored_total,mirrord_ports_released_total,mirrord_ports_active,mirrord_targets_copied_total `,
+		`families_afresh=mirrord_sessions_started_total,mirrord_sessions_ended_total,mirrord_session_duration_seconds,mirrord_sessions_active,mirrord_ports_stolen_total,mirrord_ports_mirrored_total,mirrord_ports_released_total,mirrord_ports_active,mirrord_targets_copied_total,mirrord_sessions_started_by_cli_version_total `,
 		fmt.Sprintf("sessions_forgotten=%d ", half),
 	} {
 		if !strings.Contains(warnings[0], want) {

@@ -60,6 +60,8 @@ func TestReportPeriodFlags(t *testing.T) {
 		{[]string{"--from=2026-08-01T10:00:00"}, "--from must be"}, // no zone
 		{[]string{"--from=2026-08-02", "--to=2026-08-01"}, "--from (2026-08-02) must be before --to (2026-08-01)"},
 		{[]string{"--from=2026-08-01", "--to=2026-08-01T00:00:00Z"}, "must be before --to"},
+		{[]string{"--format=xml"}, `--format: unknown report format "xml": want one of text, json, csv, html`},
+		{[]string{"--format=JSON"}, "--format: unknown report format"},
 	} {
 		var stdout, stderr bytes.Buffer
 		args := append([]string{"report", "--input.path=x"}, c.args...)
@@ -79,5 +81,13 @@ func TestReportPeriodFlags(t *testing.T) {
 	}
 	if want := "Period:              2026-08-17T10:00:00Z to 2026-08-17T12:00:00Z (2h0m0s)\n"; !strings.HasPrefix(stdout.String(), want) {
 		t.Errorf("report starts %q, want %q:\n%s", strings.SplitAfter(stdout.String(), "\n")[0], want, stdout.String())
+	}
+	// --format reaches the report.
+	stdout.Reset()
+	if code := run([]string{"report", "--input.path=" + path, "--format=json", "--from=2026-08-17T10:00:00Z", "--to=2026-08-17T12:00:00Z"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	if want := `"from": "2026-08-17T10:00:00Z",`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("JSON report lacks %q:\n%s", want, stdout.String())
 	}
 }

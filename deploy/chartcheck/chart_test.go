@@ -112,6 +112,7 @@ func checkManifests(t *testing.T, m *manifests, v chartValues) {
 	checkRBAC(t, m, spec, mode)
 	checkVolumes(t, spec, c, mode)
 	checkWebConfig(t, m, spec, c, v)
+	checkPseudonymize(t, m, spec, c, v)
 	checkNetworkPolicy(t, m, pod, v)
 	checkDashboards(t, m)
 	checkRules(t, m, v)

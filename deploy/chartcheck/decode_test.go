@@ -22,6 +22,7 @@ type manifests struct {
 	Services        []*corev1.Service
 	ServiceAccounts []*corev1.ServiceAccount
 	ConfigMaps      []*corev1.ConfigMap
+	Secrets         []*corev1.Secret
 	PVCs            []*corev1.PersistentVolumeClaim
 	Roles           []*rbacv1.Role
 	RoleBindings    []*rbacv1.RoleBinding
@@ -74,6 +75,8 @@ func decodeManifests(rendered []byte) (*manifests, error) {
 			err = decodeAppend(doc, &m.ServiceAccounts)
 		case "v1 ConfigMap":
 			err = decodeAppend(doc, &m.ConfigMaps)
+		case "v1 Secret":
+			err = decodeAppend(doc, &m.Secrets)
 		case "v1 PersistentVolumeClaim":
 			err = decodeAppend(doc, &m.PVCs)
 		case "rbac.authorization.k8s.io/v1 Role":

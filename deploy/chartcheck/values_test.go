@@ -2,6 +2,7 @@ package chartcheck
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -26,6 +27,12 @@ type chartValues struct {
 		TLS            bool                `json:"tls"`
 		ProbeHeaders   []corev1.HTTPHeader `json:"probeHeaders"`
 	} `json:"webConfig"`
+	Pseudonymize struct {
+		Fields         []string `json:"fields"`
+		ExistingSecret string   `json:"existingSecret"`
+		SecretKey      string   `json:"secretKey"`
+		Key            string   `json:"key"`
+	} `json:"pseudonymize"`
 	ServiceMonitor struct {
 		JobLabel  string         `json:"jobLabel"`
 		Scheme    string         `json:"scheme"`
@@ -290,5 +297,86 @@ func TestChartVersionFollowsVERSION(t *testing.T) {
 	want := strings.TrimSpace(string(version))
 	if chart.Version != want || chart.AppVersion != want {
 		t.Errorf("Chart.yaml version %q, appVersion %q; VERSION says %q", chart.Version, chart.AppVersion, want)
+	}
+}
+
+// checkPseudonymize: with pseudonymize.fields, the exporter gets one
+// --label.pseudonymize per field and the key file from the Secret (the one
+// given, or the chart's, holding pseudonymize.key), mounted read-only; the
+// key itself is never an argument. Without, none of it.
+func checkPseudonymize(t *testing.T, m *manifests, spec corev1.PodSpec, c corev1.Container, v chartValues) {
+	t.Helper()
+	p := v.Pseudonymize
+	args := argValues(c)
+	const dir = "/etc/mirrord-exporter/pseudonym"
+	mount := slices.IndexFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.MountPath == dir })
+	if len(p.Fields) == 0 {
+		if len(args["label.pseudonymize"]) > 0 || len(args["label.pseudonymize-key-file"]) > 0 || mount >= 0 || len(m.Secrets) > 0 {
+			t.Errorf("pseudonyms without pseudonymize.fields: args %q, mount %d, %d Secrets", c.Args, mount, len(m.Secrets))
+		}
+		return
+	}
+	if got := args["label.pseudonymize"]; !slices.Equal(got, p.Fields) {
+		t.Errorf("--label.pseudonymize = %q, want %q", got, p.Fields)
+	}
+	if got := args["label.pseudonymize-key-file"]; !slices.Equal(got, []string{dir + "/" + p.SecretKey}) {
+		t.Errorf("--label.pseudonymize-key-file = %q, want %s/%s", got, dir, p.SecretKey)
+	}
+	if mount < 0 || !c.VolumeMounts[mount].ReadOnly {
+		t.Fatalf("the pseudonym key not mounted read-only at %s: %+v", dir, c.VolumeMounts)
+	}
+	secret := p.ExistingSecret
+	if secret == "" {
+		if len(m.Secrets) != 1 {
+			t.Fatalf("pseudonymize.key without existingSecret: %d Secrets rendered, want 1", len(m.Secrets))
+		}
+		s := m.Secrets[0]
+		secret = s.Name
+		if got := string(s.Data[p.SecretKey]); got != p.Key || p.Key == "" {
+			t.Errorf("Secret %s holds %q under %s, want pseudonymize.key", s.Name, got, p.SecretKey)
+		}
+	} else if len(m.Secrets) > 0 {
+		t.Errorf("existingSecret given, yet the chart renders %d Secrets", len(m.Secrets))
+	}
+	j := slices.IndexFunc(spec.Volumes, func(vol corev1.Volume) bool { return vol.Name == c.VolumeMounts[mount].Name })
+	if j < 0 || spec.Volumes[j].Secret == nil || spec.Volumes[j].Secret.SecretName != secret {
+		t.Fatalf("volume %q is not Secret %q", c.VolumeMounts[mount].Name, secret)
+	}
+	if items := spec.Volumes[j].Secret.Items; len(items) != 1 || items[0].Key != p.SecretKey || items[0].Path != p.SecretKey {
+		t.Errorf("Secret volume items %+v, want only %s", items, p.SecretKey)
+	}
+	if p.Key != "" && strings.Contains(strings.Join(c.Args, " "), p.Key) {
+		t.Error("the key is in the exporter's arguments")
+	}
+}
+
+// TestPseudonymizeRefusals: the chart refuses pseudonyms without a key, a
+// key shorter than the exporter takes, two keys, or a key without fields,
+// at render time rather than as a pod that fails to start.
+func TestPseudonymizeRefusals(t *testing.T) {
+	chart, err := filepath.Abs(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"pseudonymize.fields={client_user}"}, "pseudonymize.fields needs a key"},
+		{[]string{"pseudonymize.fields={client_user}", "pseudonymize.key=short"}, "at least 16 bytes"},
+		{[]string{"pseudonymize.fields={client_user}", "pseudonymize.key=0123456789abcdef", "pseudonymize.existingSecret=s"}, "not both"},
+		{[]string{"pseudonymize.existingSecret=s"}, "a key alone pseudonymizes nothing"},
+	} {
+		args := []string{"run", helmModule, "template", "mirrord-exporter", chart}
+		for _, s := range c.set {
+			args = append(args, "--set", s)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = filepath.Dir(chartDir)
+		cmd.Env = append(os.Environ(), "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("--set %q: err %v, output lacks %q:\n%s", c.set, err, c.want, out)
+		}
 	}
 }

@@ -114,6 +114,7 @@ type rereader struct {
 	ports                     map[string]string // session_id/port/mode → gauge series
 	lastEvent                 float64
 	hasLast                   bool
+	versions                  map[string]bool // client_cli_version of the Starts
 }
 
 func reread(t testing.TB, log []byte, w Wrapper) Truth {
@@ -121,7 +122,7 @@ func reread(t testing.TB, log []byte, w Wrapper) Truth {
 	recs, lines := unwrap(t, log, w)
 	rr := &rereader{
 		series: map[string]float64{}, events: map[string]float64{}, malformed: map[string]float64{},
-		active: map[string]string{}, ports: map[string]string{},
+		active: map[string]string{}, ports: map[string]string{}, versions: map[string]bool{},
 	}
 	for _, r := range recs {
 		rr.record(t, r.text)
@@ -129,6 +130,9 @@ func reread(t testing.TB, log []byte, w Wrapper) Truth {
 	rr.series["mirrord_seat_limit_reached_total"] += 0
 	if rr.hasLast {
 		rr.series["mirrord_last_event_timestamp_seconds"] = rr.lastEvent
+	}
+	for v, newer := range versionsNewer(rr.versions) {
+		rr.series[SeriesKey("mirrord_cli_versions_newer", map[string]string{"client_cli_version": v})] = float64(newer)
 	}
 	return Truth{Series: rr.series, Events: rr.events, Malformed: rr.malformed, Lines: lines, Records: len(recs)}
 }
@@ -308,6 +312,13 @@ func (rr *rereader) record(t testing.TB, text string) {
 		}
 	}
 
+	if v, ok := fields["client_cli_version"]; ok && v != nil {
+		if _, isString := v.(string); !isString {
+			rr.malformed["invalid_field"]++
+			return
+		}
+	}
+
 	rr.events[event]++
 	rr.lastEvent, rr.hasLast = float64(ts.UnixMicro())/1e6, true
 	dropPort := func(k string) {
@@ -319,6 +330,9 @@ func (rr *rereader) record(t testing.TB, text string) {
 	switch event {
 	case "session_start":
 		rr.series[SeriesKey("mirrord_sessions_started_total", labels())]++
+		version := str("client_cli_version")
+		rr.series[SeriesKey("mirrord_sessions_started_by_cli_version_total", map[string]string{"client_cli_version": version, "client_user": str("client_user")})]++
+		rr.versions[version] = true
 		key := SeriesKey("mirrord_sessions_active", labels())
 		rr.series[key] += 0
 		if _, ok := rr.active[sid]; !ok {

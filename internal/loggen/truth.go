@@ -20,6 +20,8 @@ const (
 	mSeatUsers    = "mirrord_seat_limit_active_users"
 	mMessages     = "mirrord_messages_processed_total"
 	mLastEvent    = "mirrord_last_event_timestamp_seconds"
+	mByVersion    = "mirrord_sessions_started_by_cli_version_total"
+	mNewer        = "mirrord_cli_versions_newer"
 	reasonNotJSON = "not_json"
 	reasonBadJSON = "invalid_json"
 )
@@ -76,6 +78,7 @@ type tally struct {
 	durations map[string]bool      // label sets with a duration observed
 	last      int64                // unix µs of the last session/port/copy event
 	hasLast   bool
+	versions  map[string]bool // client_cli_version of the Starts
 }
 
 func newTally() *tally {
@@ -87,6 +90,7 @@ func newTally() *tally {
 		ports:     map[portKey]string{},
 		bySession: map[string][]portKey{},
 		durations: map[string]bool{},
+		versions:  map[string]bool{},
 	}
 }
 
@@ -126,6 +130,8 @@ func (t *tally) apply(e *event, us int64) {
 	switch e.kind {
 	case kStart:
 		t.series[SeriesKey(mStarted, p.labels)]++
+		t.series[SeriesKey(mByVersion, map[string]string{"client_cli_version": p.c.version, "client_user": p.labels["client_user"]})]++
+		t.versions[p.c.version] = true
 		key := SeriesKey(mActive, p.labels)
 		t.series[key] += 0 // a label set that had a Start shows, even at 0
 		if _, ok := t.active[e.sess.id]; !ok {
@@ -189,6 +195,9 @@ func (t *tally) finish(lines, records int) Truth {
 	}
 	if t.hasLast {
 		t.series[mLastEvent] = float64(t.last) / 1e6
+	}
+	for v, newer := range versionsNewer(t.versions) {
+		t.series[SeriesKey(mNewer, map[string]string{"client_cli_version": v})] = float64(newer)
 	}
 	return Truth{Series: t.series, Events: t.events, Malformed: t.malformed, Lines: lines, Records: records}
 }

@@ -44,3 +44,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "mirrord-exporter.logGlob" -}}
 /var/log/containers/*_{{ .Values.operator.namespace }}_{{ .Values.operator.container }}-*.log
 {{- end }}
+
+{{/* The Secret holding the pseudonyms' key: the one given, or the chart's. */}}
+{{- define "mirrord-exporter.pseudonymSecret" -}}
+{{- .Values.pseudonymize.existingSecret | default (printf "%s-pseudonym" (include "mirrord-exporter.fullname" . | trunc 52 | trimSuffix "-")) }}
+{{- end }}
