@@ -8,9 +8,9 @@ import (
 )
 
 // notPersonal are the fields an Event carries as text that are the
-// operator's own ids and enums, never a person's: they cannot be
-// pseudonymized.
-var notPersonal = []string{"session_id", "event_type", "mode", "queue_type"}
+// operator's own ids and enums, or the CLI's version, never a person's:
+// they cannot be pseudonymized (the versions must stay comparable).
+var notPersonal = []string{"session_id", "event_type", "mode", "queue_type", "client_cli_version"}
 
 // pseudonyms is the part of a LabelConfig that replaces the values of some
 // fields with their pseudonyms before any Event holds them.

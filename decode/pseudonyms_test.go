@@ -61,7 +61,7 @@ func TestPseudonymize(t *testing.T) {
 		t.Errorf("ClientID %q, ClientUser %q, Labels %q", ev.ClientID, ev.ClientUser, ev.Labels)
 	}
 
-	for _, bad := range [][]string{{"session_id"}, {"not a field"}, {"mode"}} {
+	for _, bad := range [][]string{{"session_id"}, {"not a field"}, {"mode"}, {"client_cli_version"}} {
 		if _, err := labels.Pseudonymize(key, bad); err == nil {
 			t.Errorf("Pseudonymize(%q) accepted", bad)
 		}
