@@ -6,135 +6,35 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/semver"
 )
 
 // compareVersions orders mirrord CLI versions (client_cli_version) as
-// semver-like dotted numbers, returning -1, 0 or +1 as a is older than,
-// as new as, or newer than b:
-//
-//   - The empty version (a CLI older than 3.166 sends none) is older than
-//     every other.
-//   - A leading "v" is ignored, and so is build metadata after a "+".
-//   - The version is its core, dotted parts up to the first "-", then an
-//     optional pre-release after it. Core parts compare one by one: two
-//     numbers by value (any length, leading zeros ignored); a part that is
-//     not a number is older than a number ("3.x" < "3.0"), and two such
-//     parts compare as bytes; a missing part counts as 0 ("3.170" is as
-//     new as "3.170.0").
-//   - With equal cores, a version with a pre-release is older than one
-//     without ("3.170.1-rc1" < "3.170.1", as in semver), and two
-//     pre-releases compare as semver's: dotted identifiers one by one,
-//     numbers by value and older than other identifiers, which compare as
-//     bytes, and the shorter list older when one is a prefix of the other.
-//
-// So 3.9.0 < 3.10.0 < 3.166.0 < 3.170.1-rc1 < 3.170.1.
+// semantic versions, with golang.org/x/mod/semver, returning -1, 0 or +1 as
+// a is older than, as new as, or newer than b: numbers by value (3.9.0 <
+// 3.10.0 < 3.166.0), a missing part as 0 (3.170 = 3.170.0), a leading "v"
+// and build metadata ignored, a pre-release older than its release
+// (3.170.1-rc1 < 3.170.1). A value that is not a semantic version (dev,
+// 3.x) is older than every version and as old as any other such value; the
+// empty version (a CLI older than 3.166 sends none) is older still.
 func compareVersions(a, b string) int {
-	if a == "" || b == "" {
-		return emptyOrder(a, b)
-	}
-	coreA, preA := splitVersion(a)
-	coreB, preB := splitVersion(b)
-	if c := compareParts(coreA, coreB, true); c != 0 {
-		return c
-	}
-	switch {
-	case preA == "" && preB == "":
-		return 0
-	case preA == "":
-		return 1
-	case preB == "":
-		return -1
-	}
-	return compareParts(preA, preB, false)
-}
-
-// emptyOrder compares two versions of which at least one is empty.
-func emptyOrder(a, b string) int {
 	switch {
 	case a == b:
 		return 0
 	case a == "":
 		return -1
+	case b == "":
+		return 1
 	}
-	return 1
+	return semver.Compare(withV(a), withV(b))
 }
 
-// splitVersion returns a version's core and pre-release, without a leading
-// "v" and build metadata.
-func splitVersion(v string) (core, pre string) {
-	v = strings.TrimPrefix(v, "v")
-	v, _, _ = strings.Cut(v, "+")
-	core, pre, _ = strings.Cut(v, "-")
-	return core, pre
-}
-
-// compareParts compares dotted parts one by one. In a core (core true) a
-// missing part is 0 and a part that is not a number is older than a
-// number; in a pre-release a number is older than other identifiers, and
-// the list that ends first is older.
-func compareParts(a, b string, core bool) int {
-	for a != "" || b != "" {
-		var pa, pb string
-		pa, a, _ = strings.Cut(a, ".")
-		pb, b, _ = strings.Cut(b, ".")
-		if !core {
-			switch {
-			case pa == "" && pb == "":
-				continue
-			case pa == "":
-				return -1
-			case pb == "":
-				return 1
-			}
-		} else {
-			if pa == "" {
-				pa = "0"
-			}
-			if pb == "" {
-				pb = "0"
-			}
-		}
-		na, nb := isNumber(pa), isNumber(pb)
-		var c int
-		switch {
-		case na && nb:
-			c = compareNumbers(pa, pb)
-		case na != nb:
-			// A number is newer than a word in a core, older in a
-			// pre-release (semver's rule).
-			c = 1
-			if nb {
-				c = -1
-			}
-			if !core {
-				c = -c
-			}
-		default:
-			c = strings.Compare(pa, pb)
-		}
-		if c != 0 {
-			return c
-		}
+// withV gives v the leading "v" semver wants.
+func withV(v string) string {
+	if strings.HasPrefix(v, "v") {
+		return v
 	}
-	return 0
-}
-
-func isNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// compareNumbers compares two decimal numbers of any length.
-func compareNumbers(a, b string) int {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+	return "v" + v
 }
 
 // cliVersions are the distinct client_cli_version values of the Session
@@ -152,7 +52,7 @@ type cliVersions struct {
 func newCLIVersions(max int) *cliVersions {
 	return &cliVersions{max: max, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mirrord_cli_versions_newer",
-		Help: "For each mirrord CLI version (client_cli_version) that started a session, how many distinct versions seen are newer: 0 for the newest. Versions compare as dotted numbers, a pre-release older than its release, and the empty version (a CLI before 3.166 sends none) older than every other. At most --metrics.max-series versions are tracked.",
+		Help: "For each mirrord CLI version (client_cli_version) that started a session, how many distinct versions seen are newer: 0 for the newest. Versions compare as semantic versions, a pre-release older than its release; a value that is not a version is older than every version, and the empty version (a CLI before 3.166 sends none) older still. At most --metrics.max-series versions are tracked.",
 	}, []string{"client_cli_version"})}
 }
 

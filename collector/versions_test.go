@@ -16,12 +16,10 @@ func TestCompareVersions(t *testing.T) {
 	// Oldest first; the versions of one inner slice are as new as each other.
 	order := [][]string{
 		{""},
-		{"dev"},
-		{"x.1"},
-		{"3.x"},
+		{"dev", "x.1", "3.x", "03.166.00", "3.170.1.1"}, // not semantic versions
 		{"3.9.0"},
 		{"3.10.0"},
-		{"3.166", "3.166.0", "v3.166.0", "3.166.0+build.7", "03.166.00"},
+		{"3.166", "3.166.0", "v3.166.0", "3.166.0+build.7"},
 		{"3.170.1-1"},
 		{"3.170.1-alpha"},
 		{"3.170.1-alpha.1"},
@@ -29,7 +27,6 @@ func TestCompareVersions(t *testing.T) {
 		{"3.170.1-rc1"},
 		{"3.170.1-rc2"},
 		{"3.170.1"},
-		{"3.170.1.1"},
 		{"3.188.2"},
 		{"18446744073709551616.0"}, // past uint64
 	}
@@ -85,7 +82,7 @@ func TestCLIVersionMetrics(t *testing.T) {
 		record("10:00:01", "Port Steal", withPort("D1", "dave", 80)+`,"client_cli_version":"9.9.9"`),
 	)
 	want := `
-# HELP mirrord_cli_versions_newer For each mirrord CLI version (client_cli_version) that started a session, how many distinct versions seen are newer: 0 for the newest. Versions compare as dotted numbers, a pre-release older than its release, and the empty version (a CLI before 3.166 sends none) older than every other. At most --metrics.max-series versions are tracked.
+# HELP mirrord_cli_versions_newer For each mirrord CLI version (client_cli_version) that started a session, how many distinct versions seen are newer: 0 for the newest. Versions compare as semantic versions, a pre-release older than its release; a value that is not a version is older than every version, and the empty version (a CLI before 3.166 sends none) older still. At most --metrics.max-series versions are tracked.
 # TYPE mirrord_cli_versions_newer gauge
 mirrord_cli_versions_newer{client_cli_version=""} 5
 mirrord_cli_versions_newer{client_cli_version="3.10.0"} 3
