@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/storage"
 
 	"github.com/mirrord-exporter/mirrord-exporter/family"
 )
@@ -71,14 +70,6 @@ type SamplerConfig struct {
 	// range ending after the change find it there. A gauge that is not
 	// zero is never left out: it is an ongoing session or port.
 	Idle time.Duration
-}
-
-// floatSeries is one series written as floats, and its reference in the
-// block it was last appended to.
-type floatSeries struct {
-	labels labels.Labels
-	ref    storage.SeriesRef
-	block  int64
 }
 
 // activity is when a series changed and was written last, which decides
@@ -209,17 +200,6 @@ func (s *Sampler) decide(a *activity, t int64, changed, keep, last bool) (write 
 	return write, lead
 }
 
-// append appends v at t to fs.
-func (s *Sampler) append(fs *floatSeries, t int64, v float64) error {
-	ref := fs.ref
-	if b := s.w.Block(t); b != fs.block {
-		ref, fs.block = 0, b
-	}
-	ref, err := s.w.Float(ref, fs.labels, t, v)
-	fs.ref = ref
-	return err
-}
-
 // activateScalars puts the series of v that changed (all of them for the
 // last sample) in the active list.
 func (s *Sampler) activateScalars(v *family.ScalarVec, all bool) {
@@ -235,7 +215,7 @@ func (s *Sampler) activateScalars(v *family.ScalarVec, all bool) {
 				names = v.LabelNames()
 			}
 			ss = &scalarSeries{
-				floatSeries: floatSeries{labels: seriesLabels(v.Name(), names, series.Values(), "", ""), block: math.MinInt64},
+				floatSeries: newFloatSeries(seriesLabels(v.Name(), names, series.Values(), "", "")),
 				series:      series, counter: v.Type() == dto.MetricType_COUNTER,
 			}
 			ss.written = math.MinInt64
@@ -282,20 +262,20 @@ func (s *Sampler) sampleScalars(t, zeroAt int64, last bool) error {
 		value := ss.series.Metric().Value()
 		born := ss.written == math.MinInt64
 		if born && ss.counter && zeroAt != math.MinInt64 {
-			if err := s.append(&ss.floatSeries, zeroAt, 0); err != nil {
+			if err := s.w.Float(&ss.floatSeries, zeroAt, 0); err != nil {
 				return err
 			}
 		}
 		changed := born || math.Float64bits(value) != math.Float64bits(ss.value)
 		write, lead := s.decide(&ss.activity, t, changed, !ss.counter && value != 0, last)
 		for _, p := range lead {
-			if err := s.append(&ss.floatSeries, p, ss.value); err != nil {
+			if err := s.w.Float(&ss.floatSeries, p, ss.value); err != nil {
 				return err
 			}
 		}
 		ss.value = value
 		if write {
-			if err := s.append(&ss.floatSeries, t, value); err != nil {
+			if err := s.w.Float(&ss.floatSeries, t, value); err != nil {
 				return err
 			}
 		}
@@ -355,27 +335,20 @@ func (s *Sampler) sampleHistograms(t, zeroAt int64, last bool) error {
 
 func (s *Sampler) appendHistogram(hs *histSeries, t int64, values []float64, h *histogram.Histogram) error {
 	for i := range hs.classic {
-		if err := s.append(&hs.classic[i], t, values[i]); err != nil {
+		if err := s.w.Float(&hs.classic[i], t, values[i]); err != nil {
 			return err
 		}
 	}
-	fs := &hs.native
-	ref := fs.ref
-	if b := s.w.Block(t); b != fs.block {
-		ref, fs.block = 0, b
-	}
-	ref, err := s.w.Histogram(ref, fs.labels, t, h)
-	fs.ref = ref
-	return err
+	return s.w.Histogram(&hs.native, t, h)
 }
 
 // newHistSeries makes the series of a histogram: a _bucket series per
 // classic bucket and +Inf, _sum, _count, and the native one under the
 // family's name, as Prometheus stores a histogram scraped with both.
 func newHistSeries(name string, names, values []string, h *dto.Histogram) *histSeries {
-	hs := &histSeries{native: floatSeries{labels: seriesLabels(name, names, values, "", ""), block: math.MinInt64}}
+	hs := &histSeries{native: newFloatSeries(seriesLabels(name, names, values, "", ""))}
 	add := func(l labels.Labels) {
-		hs.classic = append(hs.classic, floatSeries{labels: l, block: math.MinInt64})
+		hs.classic = append(hs.classic, newFloatSeries(l))
 	}
 	inf := false
 	for _, b := range h.GetBucket() {
@@ -471,10 +444,11 @@ func (s *Sampler) sampleGathered(t, zeroAt int64) error {
 			key := l.String()
 			fs, ok := s.plain[key]
 			if !ok {
-				fs = &floatSeries{labels: l, block: math.MinInt64}
+				series := newFloatSeries(l)
+				fs = &series
 				s.plain[key] = fs
 				if counter && zeroAt != math.MinInt64 {
-					if err := s.append(fs, zeroAt, 0); err != nil {
+					if err := s.w.Float(fs, zeroAt, 0); err != nil {
 						return err
 					}
 				}
@@ -483,7 +457,7 @@ func (s *Sampler) sampleGathered(t, zeroAt int64) error {
 			if counter {
 				v = m.GetCounter().GetValue()
 			}
-			if err := s.append(fs, t, v); err != nil {
+			if err := s.w.Float(fs, t, v); err != nil {
 				return err
 			}
 		}

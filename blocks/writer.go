@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -184,37 +185,52 @@ func (w *Writer) appender(t int64) (storage.Appender, error) {
 	return h.app, nil
 }
 
-// Float appends a float sample; ref is the series' reference in t's block
-// (0 if unknown), and the one to use next time is returned.
-func (w *Writer) Float(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
-	app, err := w.appender(t)
-	if err != nil {
-		return 0, err
-	}
-	ref, err = app.Append(ref, l, t, v)
-	if err != nil {
-		return 0, fmt.Errorf("append %s at %d: %w", l, t, err)
-	}
-	return ref, nil
+// floatSeries is one series to append to: its labels, and its reference
+// in the head of the block it was last appended to (a reference is valid
+// within one head only).
+type floatSeries struct {
+	labels labels.Labels
+	ref    storage.SeriesRef
+	block  int64
 }
 
-// Histogram appends a native histogram sample, which must not be changed
+func newFloatSeries(l labels.Labels) floatSeries {
+	return floatSeries{labels: l, block: math.MinInt64}
+}
+
+// refAt returns fs's reference for an append at t, 0 when t is in another
+// block than its last append, and notes t's block.
+func (w *Writer) refAt(fs *floatSeries, t int64) storage.SeriesRef {
+	if b := w.blockOf(t); b != fs.block {
+		fs.ref, fs.block = 0, b
+	}
+	return fs.ref
+}
+
+// Float appends a float sample to fs.
+func (w *Writer) Float(fs *floatSeries, t int64, v float64) error {
+	app, err := w.appender(t)
+	if err != nil {
+		return err
+	}
+	if fs.ref, err = app.Append(w.refAt(fs, t), fs.labels, t, v); err != nil {
+		return fmt.Errorf("append %s at %d: %w", fs.labels, t, err)
+	}
+	return nil
+}
+
+// Histogram appends a native histogram sample to fs; h must not be changed
 // afterwards.
-func (w *Writer) Histogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram) (storage.SeriesRef, error) {
+func (w *Writer) Histogram(fs *floatSeries, t int64, h *histogram.Histogram) error {
 	app, err := w.appender(t)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	ref, err = app.AppendHistogram(ref, l, t, h, nil)
-	if err != nil {
-		return 0, fmt.Errorf("append %s at %d: %w", l, t, err)
+	if fs.ref, err = app.AppendHistogram(w.refAt(fs, t), fs.labels, t, h, nil); err != nil {
+		return fmt.Errorf("append %s at %d: %w", fs.labels, t, err)
 	}
-	return ref, nil
+	return nil
 }
-
-// Block returns the start of the block holding t: a series reference is
-// valid within one block only.
-func (w *Writer) Block(t int64) int64 { return w.blockOf(t) }
 
 // Commit ends a round of samples and writes the blocks that end at or
 // before oldest: no later sample goes before oldest.

@@ -34,9 +34,9 @@ func writeSamples(t *testing.T, cfg Config, t0 time.Time, span time.Duration) (i
 	if err != nil {
 		return 0, err
 	}
-	l := labels.FromStrings("__name__", "x_total", "user", "a")
+	fs := newFloatSeries(labels.FromStrings("__name__", "x_total", "user", "a"))
 	for at := t0; !at.After(t0.Add(span)); at = at.Add(time.Minute) {
-		if _, err := w.Float(0, l, at.UnixMilli(), float64(at.Sub(t0)/time.Minute)); err != nil {
+		if err := w.Float(&fs, at.UnixMilli(), float64(at.Sub(t0)/time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Commit(at.UnixMilli()); err != nil {
@@ -135,11 +135,11 @@ func TestAbortLeavesNoBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 8, 17, 18, 0, 0, 0, time.UTC)
-	l := labels.FromStrings("__name__", "x_total")
+	fs := newFloatSeries(labels.FromStrings("__name__", "x_total"))
 	// Past three block boundaries: two blocks written to the staging
 	// directory before the failure.
 	for at := t0; at.Before(t0.Add(5 * time.Hour)); at = at.Add(time.Minute) {
-		if _, err := w.Float(0, l, at.UnixMilli(), 1); err != nil {
+		if err := w.Float(&fs, at.UnixMilli(), 1); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Commit(at.UnixMilli()); err != nil {

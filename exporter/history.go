@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -192,10 +191,7 @@ func (e *Exporter) ReportAs(ctx context.Context, w io.Writer, f report.Format, t
 	}
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cut := &reportCut{e: e, from: from, to: to, stop: stop, cal: report.NewCalendar(), userAt: -1}
-	if labels, err := decode.NewLabelConfig(e.cfg.Labels, e.cfg.NoLabels); err == nil {
-		cut.userAt = slices.Index(labels.Names(), "client_user")
-	}
+	cut := &reportCut{e: e, from: from, to: to, stop: stop, cal: report.NewCalendar()}
 	span, err := e.replayThrough(rctx, cut.events, time.Hour, nil)
 	if cut.err != nil {
 		return cut.err
@@ -279,10 +275,8 @@ type reportCut struct {
 	stopped bool
 	next    time.Time
 	// cal counts the distinct users per day, week and month of the
-	// sessions started or ended in the period; userAt is client_user's
-	// position in the events' labels (-1: ClientUser).
-	cal    *report.Calendar
-	userAt int
+	// sessions started or ended in the period.
+	cal *report.Calendar
 	// peaks are the concurrent peaks of the period's hours seen so far,
 	// folded from the collector's last at hour foldedAt (foldPeaks).
 	peaks    report.Peaks
@@ -320,11 +314,9 @@ func (c *reportCut) events(events iter.Seq[*decode.Event]) iter.Seq[*decode.Even
 				}
 				c.inPeriod++
 				if ev.Kind == decode.SessionStart || ev.Kind == decode.SessionEnd {
-					user := ev.ClientUser
-					if c.userAt >= 0 && c.userAt < len(ev.Labels) {
-						user = ev.Labels[c.userAt]
-					}
-					c.cal.Add(ev.Time, user)
+					// The client_user label's value, as the decoder
+					// takes it from the labels.
+					c.cal.Add(ev.Time, ev.ClientUser)
 				}
 				if ev.Time.Unix()/3600-c.foldedAt >= peakFoldHours {
 					// Before the collector's 720 hours forget the

@@ -26,6 +26,22 @@ const (
 // Formats are the formats Render writes, the default first.
 var Formats = []Format{FormatText, FormatJSON, FormatCSV, FormatHTML}
 
+// ParseTime reads a period's bound as --from and --to give it: an RFC 3339
+// time, or a date meaning its midnight UTC; zero for an empty value. Its
+// error completes a sentence that starts with the flag's name.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("must be an RFC 3339 time such as 2026-08-01T09:30:00Z or a date such as 2026-08-01 (midnight UTC), got %q", s)
+}
+
 // ParseFormat returns the format named s.
 func ParseFormat(s string) (Format, error) {
 	for _, f := range Formats {

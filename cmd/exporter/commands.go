@@ -96,31 +96,16 @@ func (o *reportOptions) check() error {
 	if o.format, err = report.ParseFormat(o.formatText); err != nil {
 		return fmt.Errorf("--format: %w", err)
 	}
-	if o.from, err = parseReportTime("from", o.fromText); err != nil {
-		return err
+	if o.from, err = report.ParseTime(o.fromText); err != nil {
+		return fmt.Errorf("--from %w", err)
 	}
-	if o.to, err = parseReportTime("to", o.toText); err != nil {
-		return err
+	if o.to, err = report.ParseTime(o.toText); err != nil {
+		return fmt.Errorf("--to %w", err)
 	}
 	if !o.from.IsZero() && !o.to.IsZero() && !o.from.Before(o.to) {
 		return fmt.Errorf("--from (%s) must be before --to (%s)", o.fromText, o.toText)
 	}
 	return nil
-}
-
-// parseReportTime reads the value of --from or --to: an RFC 3339 time, or a
-// date meaning its midnight UTC; zero for an empty value.
-func parseReportTime(flag, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--%s must be an RFC 3339 time such as 2026-08-01T09:30:00Z or a date such as 2026-08-01 (midnight UTC), got %q", flag, s)
 }
 
 // pseudonymOptions are the flags and arguments of the pseudonym command.
